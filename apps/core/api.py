@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+from ninja import Router, Schema
+
+from apps.core.health import readiness_checks
+
+router = Router(tags=["System"])
+
+
+class CheckOut(Schema):
+    name: str
+    ok: bool
+    detail: str
+
+
+class StatusOut(Schema):
+    version: str
+    ready: bool
+    checks: list[CheckOut]
+
+
+@router.get("/status", response=StatusOut, summary="Version and readiness of this service")
+def get_status(request: HttpRequest) -> dict[str, object]:
+    checks = readiness_checks()
+    return {
+        "version": settings.APP_VERSION,
+        "ready": all(c.ok for c in checks),
+        "checks": [c.__dict__ for c in checks],
+    }

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from config.embedded_db import database_url
+
+PR_SET_PDEATHSIG = 1
+STOP_GRACE_SECONDS = 20
+
+
+def _die_with_parent() -> None:
+    """Child setup: a new session (Ctrl-C reaches only us) and SIGTERM if we die (Linux)."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Command(BaseCommand):
+    help = (
+        "Run the service: migrate, create the admin on first start, then serve HTTP and run a "
+        "worker cluster together. Ctrl-C (or SIGTERM) stops all of it, the embedded "
+        "PostgreSQL server included."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bind", default=os.environ.get("BIND", "127.0.0.1:8000"))
+        parser.add_argument("--without-worker", action="store_true")
+        parser.add_argument("--without-web", action="store_true")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["without_worker"] and options["without_web"]:
+            raise CommandError("Nothing to run: --without-worker and --without-web together")
+        call_command("bootstrap", stdout=self.stdout, stderr=self.stderr)
+
+        env = os.environ.copy()
+        if not settings.DATABASE_URL:
+            # Children reuse the embedded server this process owns; it stops when we exit.
+            env["DATABASE_URL"] = database_url(settings.DATABASES["default"])
+        manage = str(settings.BASE_DIR / "manage.py")
+        commands: dict[str, list[str]] = {}
+        if not options["without_web"]:
+            commands["web"] = [
+                sys.executable, "-m", "gunicorn", "config.wsgi:application",
+                "--config", "python:config.gunicorn", "--bind", options["bind"],
+            ]  # fmt: skip
+        if not options["without_worker"]:
+            commands["worker"] = [sys.executable, manage, "worker"]
+
+        stopping = False
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+
+        children = {
+            name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR, preexec_fn=_die_with_parent)
+            for name, cmd in commands.items()
+        }
+        if "web" in children:
+            self.stdout.write(
+                self.style.SUCCESS(f"Serving on http://{options['bind']}/ (Ctrl-C stops).")
+            )
+        exit_code = 0
+        try:
+            while not stopping:
+                crashed = [n for n, p in children.items() if p.poll() is not None]
+                if crashed:
+                    self.stderr.write(f"{', '.join(crashed)} exited unexpectedly; stopping.")
+                    exit_code = 1
+                    break
+                time.sleep(0.3)
+        finally:
+            self._stop(children)
+        self.stdout.write("Stopped.")
+        if exit_code:
+            sys.exit(exit_code)
+
+    def _stop(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
+        for process in children.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        for name, process in children.items():
+            try:
+                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop in {STOP_GRACE_SECONDS}s; killing it.")
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()

@@ -1,0 +1,46 @@
+"""The public API: Django Ninja at /api/v1/ (OpenAPI at /api/v1/openapi.json, docs at /docs)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from ninja import NinjaAPI
+from ninja.errors import AuthenticationError, ValidationError
+
+from apps.accounts.api import router as accounts_router
+from apps.accounts.auth import API_AUTH, require_admin_or_api_key
+from apps.core.api import router as core_router
+
+api = NinjaAPI(
+    title="Zammad → Kimai Sync",
+    version=settings.APP_VERSION,
+    description=(
+        "Sync Zammad time accountings into Kimai timesheets. Authenticate with "
+        "`Authorization: Bearer <API key>` or the admin's session (with `X-CSRFToken`)."
+    ),
+    auth=API_AUTH,
+    urls_namespace="api",
+    openapi_url="/openapi.json",
+    docs_url="/docs",
+    docs_decorator=require_admin_or_api_key,
+)
+
+
+@api.exception_handler(AuthenticationError)
+def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
+    return api.create_response(
+        request,
+        {"detail": "Authentication required: send `Authorization: Bearer <API key>`."},
+        status=401,
+    )
+
+
+@api.exception_handler(ValidationError)
+def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
+    return api.create_response(
+        request, {"detail": "Invalid request.", "errors": exc.errors}, status=422
+    )
+
+
+api.add_router("/", core_router)
+api.add_router("/", accounts_router)
