@@ -1,0 +1,249 @@
+"""Shared machinery for the Zammad and Kimai test doubles.
+
+A double is a plain object holding the fake server's state and a ``route(request)`` method that
+returns a :class:`Reply`. The same object can be reached two ways:
+
+* in-process, through :meth:`Double.transport` (an ``httpx.MockTransport``), for fast tests;
+* over real HTTP on 127.0.0.1, through :meth:`Double.serve` (a threaded ``http.server``), for the
+  demo, browser tests, process tests and benchmarks.
+
+Both paths go through :meth:`Double.dispatch`, which records every request (``double.requests``),
+applies injected latency and faults, and serialises access to the state with one lock, so the
+double behaves the same whichever way it is called.
+
+Faults (see :class:`Fault`) reproduce what ``../shared/guides/reliability.md`` asks us to survive:
+a 5xx before the server commits, a 5xx *after* it committed, a timeout after it committed, 429 with
+``Retry-After``, and latency.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+FaultKind = Literal[
+    "error_before_commit",  # answer `status` without touching state
+    "error_after_commit",  # apply the request, then answer `status`
+    "timeout_after_commit",  # apply the request, then never answer in time
+    "rate_limit",  # 429 with Retry-After, state untouched
+]
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        if not self.body:
+            return None
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            return None
+
+    def param(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else default
+
+    def params(self, name: str) -> list[str]:
+        """All values of a repeated parameter; PHP style `users[]=1&users[]=2` included."""
+        return self.query.get(name, []) + self.query.get(f"{name}[]", [])
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any = None  # JSON-serialisable, or bytes/str sent as is
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> tuple[bytes, dict[str, str]]:
+        headers = dict(self.headers)
+        if self.body is None:
+            return b"", headers
+        if isinstance(self.body, bytes):
+            return self.body, headers
+        if isinstance(self.body, str):
+            headers.setdefault("Content-Type", "text/html; charset=utf-8")
+            return self.body.encode(), headers
+        headers.setdefault("Content-Type", "application/json")
+        return json.dumps(self.body, separators=(",", ":")).encode(), headers
+
+
+@dataclass
+class Fault:
+    kind: FaultKind
+    method: str | None = None  # None matches any method
+    path_prefix: str = ""
+    status: int = 500
+    retry_after: int = 1
+    times: int = 1  # how many matching requests it affects
+    timeout_seconds: float = 5.0  # how long a "timeout" holds the socket in server mode
+
+    def matches(self, request: RecordedRequest) -> bool:
+        if self.method and self.method.upper() != request.method:
+            return False
+        return request.path.startswith(self.path_prefix)
+
+
+class TimeoutAfterCommit(Exception):
+    """Raised inside dispatch when the reply must never arrive."""
+
+
+class Double(ABC):
+    """Base class: subclasses implement ``route`` and keep their state on ``self``."""
+
+    name = "double"
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.requests: list[RecordedRequest] = []
+        self.faults: list[Fault] = []
+        self.latency = 0.0  # seconds added to every request
+
+    @abstractmethod
+    def route(self, request: RecordedRequest) -> Reply:
+        """Answer one request; called with ``self.lock`` held."""
+
+    # -- fault injection ---------------------------------------------------------------------
+    def inject(self, fault: Fault) -> Fault:
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def _take_fault(self, request: RecordedRequest) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.times > 0 and fault.matches(request):
+                    fault.times -= 1
+                    if fault.times == 0:
+                        self.faults.remove(fault)
+                    return fault
+        return None
+
+    def requests_to(self, method: str, path_prefix: str = "") -> list[RecordedRequest]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
+
+    # -- dispatch ------------------------------------------------------------------------------
+    def dispatch(self, request: RecordedRequest) -> Reply:
+        if self.latency:
+            time.sleep(self.latency)
+        with self.lock:
+            self.requests.append(request)
+        fault = self._take_fault(request)
+        if fault is not None and fault.kind == "rate_limit":
+            return Reply(
+                429,
+                {"error": "Too Many Requests"},
+                {"Retry-After": str(fault.retry_after)},
+            )
+        if fault is not None and fault.kind == "error_before_commit":
+            return Reply(fault.status, {"code": fault.status, "message": "Internal Server Error"})
+        with self.lock:
+            reply = self.route(request)
+        if fault is not None and fault.kind == "error_after_commit":
+            return Reply(fault.status, {"code": fault.status, "message": "Internal Server Error"})
+        if fault is not None and fault.kind == "timeout_after_commit":
+            raise TimeoutAfterCommit(fault.timeout_seconds)
+        return reply
+
+    # -- in-process transport ----------------------------------------------------------------
+    def transport(self) -> httpx.MockTransport:
+        def handler(request: httpx.Request) -> httpx.Response:
+            recorded = _record(
+                request.method,
+                request.url.raw_path.decode(),
+                {k.lower(): v for k, v in request.headers.items()},
+                request.read(),
+            )
+            try:
+                reply = self.dispatch(recorded)
+            except TimeoutAfterCommit:
+                raise httpx.ReadTimeout(
+                    "timed out after the server committed", request=request
+                ) from None
+            body, headers = reply.encode()
+            return httpx.Response(reply.status, content=body, headers=headers)
+
+        return httpx.MockTransport(handler)
+
+    # -- real HTTP server on loopback ----------------------------------------------------------
+    @contextmanager
+    def serve(self, port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
+        """Serve on 127.0.0.1 in a background thread; yields the base URL."""
+        server = self.make_server(port, host)
+        thread = threading.Thread(target=server.serve_forever, name=f"{self.name}-server")
+        thread.daemon = True
+        thread.start()
+        try:
+            yield f"http://{host}:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+
+    def make_server(self, port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            raise ValueError("test doubles only listen on loopback")
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                recorded = _record(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    body,
+                )
+                try:
+                    reply = double.dispatch(recorded)
+                except TimeoutAfterCommit as hold:
+                    time.sleep(float(hold.args[0]))
+                    self.close_connection = True
+                    return
+                payload, headers = reply.encode()
+                self.send_response(reply.status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                if payload:
+                    self.wfile.write(payload)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return  # keep test output quiet
+
+        server = ThreadingHTTPServer((host, port), Handler)
+        server.daemon_threads = True
+        return server
+
+
+def _record(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> RecordedRequest:
+    parts = urlsplit(raw_path)
+    return RecordedRequest(
+        method=method.upper(),
+        path=parts.path,
+        query=parse_qs(parts.query, keep_blank_values=True),
+        headers=headers,
+        body=body,
+    )
