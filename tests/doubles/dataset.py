@@ -196,8 +196,9 @@ ACTIVITY_TYPES = [
 ]
 
 TICKET_TITLES = [
-    "Printer broken", "VPN drops every hour", "Invoice shows wrong VAT", "New laptop for onboarding",
-    "Mailbox full", "Password reset loop", "Slow ERP after update", "Backup job failed",
+    "Printer broken", "VPN drops every hour", "Invoice shows wrong VAT",
+    "New laptop for onboarding", "Mailbox full", "Password reset loop", "Slow ERP after update",
+    "Backup job failed",
     "Phone system: no ring tone", "Add user to shared drive", "Website contact form spam",
     "License renewal question", "Migrate calendar to new tenant", "Wi-Fi in meeting room 2",
     "Export of last quarter's tickets", "Scanner sends to wrong folder", "2FA device lost",
@@ -332,7 +333,7 @@ def _kimai_users() -> list[KimaiUser]:
 def _manual_timesheets(
     entries: list[TimeEntry], tickets: list[Ticket]
 ) -> list[KimaiManualTimesheet]:
-    """Two hand-made Kimai timesheets: one exactly matching a Zammad entry, one with another duration.
+    """Two hand-made Kimai timesheets: one matches a Zammad entry, one has another duration.
 
     Both belong to Emma (Europe/Berlin) on tickets of Awesome Customer Inc.; the booking instant
     in Zammad is the *end* of the work, so the matching sheet begins `duration` earlier.
