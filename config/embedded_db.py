@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import warnings
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 

@@ -6,8 +6,10 @@ line on stdout has one format. Secrets are redacted by key and by pattern before
 
 from __future__ import annotations
 
+import logging
 import logging.config
 import re
+import sys
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -57,6 +59,21 @@ def redact_secrets(
     return event_dict
 
 
+class StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is at the time of the write (test capture, reloads)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        return
+
+
 def build_logging_config(json_output: bool, level: str = "INFO") -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -87,13 +104,7 @@ def build_logging_config(json_output: bool, level: str = "INFO") -> None:
                     ],
                 }
             },
-            "handlers": {
-                "stdout": {
-                    "class": "logging.StreamHandler",
-                    "stream": "ext://sys.stdout",
-                    "formatter": "structlog",
-                }
-            },
+            "handlers": {"stdout": {"()": StdoutHandler, "formatter": "structlog"}},
             "root": {"handlers": ["stdout"], "level": level},
             "loggers": {
                 # Our request log line replaces Django's own 4xx/5xx lines.
