@@ -55,8 +55,8 @@ if not SECRET_KEY:
             "SECRET_KEY (or SECRET_KEY_FILE) must be set when APP_ENV=production"
         )
     SECRET_KEY = _local_secret_key()
-if PRODUCTION and len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long")
+if PRODUCTION and len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured("SECRET_KEY must be at least 50 random characters long")
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 # Salts for the Fernet keys of encrypted fields (django-fernet-encrypted-fields); the first
 # encrypts, all decrypt. Rotate by prepending a salt and running `manage.py reencrypt_secrets`.
@@ -224,7 +224,9 @@ CONTENT_SECURITY_POLICY = {
 if env_bool("TRUST_X_FORWARDED_PROTO", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SILENCED_SYSTEM_CHECKS = [
-    # TLS termination and HSTS preload are decided by the reverse proxy in front of us.
+    # TLS termination, HSTS subdomains and preload are decided by the reverse proxy in front
+    # of us (SECURE_SSL_REDIRECT and SECURE_HSTS_INCLUDE_SUBDOMAINS can still be switched on).
+    "security.W005",
     "security.W008",
     "security.W021",
 ]

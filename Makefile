@@ -1,0 +1,48 @@
+# Zammad → Kimai Sync. `make run` serves the app, `make test` runs the tests. Both need only
+# Python 3.11+: they create .venv, install the locked dependencies and (without DATABASE_URL)
+# start an embedded PostgreSQL server in var/.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LOCK := requirements/dev.lock
+STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) 2>/dev/null | cut -c1-16)
+CHROMIUM ?= /usr/bin/chromium
+
+.PHONY: run test lint format check-containers clean help
+
+help:
+	@echo "make run     serve http://127.0.0.1:8000 with a worker (Ctrl-C stops everything)"
+	@echo "make test    run the whole test suite"
+	@echo "make lint    ruff check + ruff format --check + mypy"
+
+$(STAMP): $(LOCK)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python manage.py run
+
+test: $(STAMP)
+	@if [ -x "$(CHROMIUM)" ]; then \
+		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+	else \
+		echo "NOTE: $(CHROMIUM) not found, so the browser tests are deselected."; \
+		echo "      Install Debian's chromium (apt-get install chromium) to run them too."; \
+		$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+check-containers: $(STAMP)
+	$(BIN)/python -m pytest tests/deploy -q
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,138 @@
+"""Dockerfile, Compose and CI files are validated here, and their commands run outside a container.
+
+No Docker engine runs on the machines that test this project, so we lint the Dockerfile with
+hadolint, validate Compose, GitHub workflow and Dependabot files against their JSON schemas, and
+start the exact web and worker commands of compose.yml with the production settings.
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from django.conf import settings
+from django.test import Client
+from ruamel.yaml import YAML
+
+from tests.support.processes import child_env, free_port, url_for_test_database, wait_for
+
+ROOT = Path(settings.BASE_DIR)
+BIN = Path(sys.executable).parent
+PRODUCTION_ENV = {
+    "APP_ENV": "production",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "SECURE_COOKIES": "false",
+}
+
+
+def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        args, cwd=ROOT, capture_output=True, text=True, timeout=120, env=child_env(**env)
+    )
+
+
+def _compose() -> dict:  # type: ignore[type-arg]
+    return YAML(typ="safe").load((ROOT / "compose.yml").read_text())  # type: ignore[no-any-return]
+
+
+def test_the_dockerfile_passes_hadolint() -> None:
+    result = _run(str(BIN / "hadolint"), "docker/Dockerfile")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("schema", "path"),
+    [
+        ("vendor.compose-spec", "compose.yml"),
+        ("vendor.github-workflows", ".github/workflows/ci.yml"),
+        ("vendor.github-workflows", ".github/workflows/release.yml"),
+        ("vendor.dependabot", ".github/dependabot.yml"),
+    ],
+)
+def test_the_file_matches_its_schema(schema: str, path: str) -> None:
+    result = _run(str(BIN / "check-jsonschema"), "--builtin-schema", schema, path)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_compose_runs_web_worker_and_postgres_from_one_image() -> None:
+    services = _compose()["services"]
+    assert set(services) == {"db", "web", "worker"}
+    assert services["web"]["image"] == services["worker"]["image"]
+    assert services["worker"]["command"] == ["python", "manage.py", "worker"]
+
+
+def test_the_image_collects_static_files_with_production_settings(tmp_path: Path) -> None:
+    result = _run(
+        sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0",
+        **PRODUCTION_ENV, STATIC_ROOT=str(tmp_path),
+        DATABASE_URL="postgres://placeholder@localhost:5432/placeholder",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "staticfiles.json").exists()
+    assert list(tmp_path.glob("ui/app.*.css"))
+
+
+def test_the_deploy_checklist_is_clean_with_production_settings() -> None:
+    result = _run(
+        sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING",
+        **{**PRODUCTION_ENV, "SECURE_COOKIES": "true", "SECURE_SSL_REDIRECT": "true"},
+        DATABASE_URL="postgres://placeholder@localhost:5432/placeholder",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_compose_web_and_worker_commands_serve_with_production_settings(
+    client: Client, tmp_path: Path
+) -> None:
+    services = _compose()["services"]
+    port = free_port()
+    static_root = tmp_path / "static"
+    env = child_env(
+        **PRODUCTION_ENV,
+        DATABASE_URL=url_for_test_database(),
+        BIND=f"127.0.0.1:{port}",
+        STATIC_ROOT=str(static_root),
+        WORKER_HEARTBEAT_INTERVAL="1",
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT, env=env, check=True, timeout=120,
+    )  # fmt: skip
+    processes = []
+    for name in ("web", "worker"):
+        command = services[name]["command"]
+        assert command[:2] == ["python", "manage.py"]
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, *command[1:]], cwd=ROOT, env=env,
+                stdout=(tmp_path / f"{name}.log").open("wb"), stderr=subprocess.STDOUT,
+            )
+        )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+
+        def ready() -> bool:
+            try:
+                return httpx.get(f"{base}/readyz", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, 90, "web and worker to be ready")
+        login = httpx.get(f"{base}/accounts/login/", timeout=5)
+        assert login.status_code == 200
+        css = next(static_root.glob("ui/app.*.css")).name
+        assert css in login.text, "production pages must link the hashed static file"
+        assert httpx.get(f"{base}/static/ui/{css}", timeout=5).status_code == 200
+        assert "default-src 'self'" in login.headers["Content-Security-Policy"]
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            assert process.wait(timeout=60) == 0
