@@ -1,0 +1,416 @@
+"""The connector contract: what a source or a target can do, and how it reports on itself.
+
+A connector is built from plain values (base URL, token, settings, optional test transport), so
+the Connection model, the Connectors page and the worker can all make one without this package
+knowing about them. Sources read time; targets read and write timesheets. Each class declares
+its :class:`Capability` flags explicitly; ``supports()`` is how callers ask.
+
+Every failure talking to the vendor raises :class:`apps.connectors.http.ExternalServiceError`;
+``check()`` never raises it but puts it in the report.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from types import TracebackType
+from typing import Any, ClassVar
+
+import httpx
+from pydantic import BaseModel
+
+from apps.connectors.entry import TimeEntry
+from apps.connectors.http import OutboundHttpClient
+
+# Kimai's `term` filter splits on whitespace, reads `name:value` as a meta-field search and `%`/`_`
+# as wildcards (kimai-api.md §5, reliability.md "Idempotency"): markers use letters, digits and -.
+MARKER_PATTERN = re.compile(r"^[A-Za-z0-9-]{1,100}$")
+
+
+def validate_marker(marker: str) -> str:
+    if not MARKER_PATTERN.fullmatch(marker):
+        raise ValueError(
+            f"marker {marker!r} must be 1 to 100 letters, digits or hyphens, nothing else"
+        )
+    return marker
+
+
+class Role(StrEnum):
+    SOURCE = "source"
+    TARGET = "target"
+
+
+class Capability(StrEnum):
+    # sources
+    ENTRIES_CHANGED_SINCE = "entries_changed_since"
+    ENTRIES_IN_WINDOW = "entries_in_window"
+    ENTRIES_OF_TICKET = "entries_of_ticket"
+    ALL_ENTRIES = "all_entries"
+    # targets
+    TIMESHEETS_IN_WINDOW = "timesheets_in_window"
+    CREATE_TIMESHEET = "create_timesheet"
+    UPDATE_TIMESHEET = "update_timesheet"
+    DELETE_TIMESHEET = "delete_timesheet"
+    SEARCH_BY_MARKER = "search_by_marker"
+    # both
+    REFERENCE_DATA = "reference_data"
+
+
+ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
+    Role.SOURCE: frozenset(
+        {
+            Capability.ENTRIES_CHANGED_SINCE,
+            Capability.ENTRIES_IN_WINDOW,
+            Capability.ENTRIES_OF_TICKET,
+            Capability.ALL_ENTRIES,
+            Capability.REFERENCE_DATA,
+        }
+    ),
+    Role.TARGET: frozenset(
+        {
+            Capability.TIMESHEETS_IN_WINDOW,
+            Capability.CREATE_TIMESHEET,
+            Capability.UPDATE_TIMESHEET,
+            Capability.DELETE_TIMESHEET,
+            Capability.SEARCH_BY_MARKER,
+            Capability.REFERENCE_DATA,
+        }
+    ),
+}
+
+
+# -- reference data -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReferenceUser:
+    id: str
+    username: str
+    email: str | None = None
+    name: str | None = None
+    timezone: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceCustomer:
+    """A Kimai customer or a Zammad organization."""
+
+    id: str
+    name: str
+    visible: bool = True
+    billable: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceProject:
+    id: str
+    name: str
+    customer_id: str
+    visible: bool = True
+    billable: bool | None = None
+    global_activities: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceActivity:
+    """A Kimai activity (``project_id`` None: global) or a Zammad time accounting type."""
+
+    id: str
+    name: str
+    project_id: str | None = None
+    visible: bool = True
+    billable: bool | None = None
+
+
+@dataclass(frozen=True)
+class ReferenceData:
+    users: tuple[ReferenceUser, ...] = ()
+    customers: tuple[ReferenceCustomer, ...] = ()
+    projects: tuple[ReferenceProject, ...] = ()
+    activities: tuple[ReferenceActivity, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "users": len(self.users),
+            "customers": len(self.customers),
+            "projects": len(self.projects),
+            "activities": len(self.activities),
+            "tags": len(self.tags),
+        }
+
+
+# -- what a target is asked to write --------------------------------------------------------------
+@dataclass(frozen=True)
+class TimesheetDraft:
+    """A timesheet to create, or the full new state of one to update.
+
+    ``begin`` is an aware instant; the target converts it to whatever local time it needs.
+    ``user_id`` None books for the token's own user. ``billable`` None lets the target decide
+    (Kimai: billable when activity, project and customer all are). Targets that store whole
+    minutes round ``duration_seconds`` to the nearest minute; the entry they return says what
+    they stored.
+    """
+
+    begin: datetime
+    duration_seconds: int
+    project_id: str
+    activity_id: str
+    user_id: str | None = None
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    billable: bool | None = None
+
+    def __post_init__(self) -> None:
+        if self.begin.tzinfo is None or self.begin.utcoffset() is None:
+            raise ValueError(f"begin must be an aware datetime, got {self.begin!r}")
+        if self.duration_seconds < 0:
+            raise ValueError("duration_seconds must not be negative")
+
+
+# -- connection check -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Permission:
+    """One thing the sync needs the token to be allowed, and what to do when it is not."""
+
+    name: str  # what it lets us do, e.g. "book time for other users"
+    granted: bool
+    advice: str = ""  # when not granted: what to change, in plain words
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The answer to "does this connection work, and how well?", in plain words.
+
+    ``ok`` means the sync can run: the server answered, the token was accepted, and no required
+    permission is missing (``problems`` is empty). ``warnings`` are things that work worse than
+    they could. ``facts`` are short labelled values worth showing (time unit, time zone).
+    """
+
+    kind: str
+    role: Role
+    base_url: str
+    ok: bool
+    reachable: bool
+    authenticated: bool
+    version: str | None = None
+    identity: str | None = None
+    permissions: tuple[Permission, ...] = ()
+    problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    reference_counts: Mapping[str, int] = field(default_factory=dict)
+    facts: Mapping[str, str] = field(default_factory=dict)
+    requests_made: int = 0
+
+    @property
+    def granted(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.permissions if p.granted)
+
+    @property
+    def lacking(self) -> tuple[Permission, ...]:
+        return tuple(p for p in self.permissions if not p.granted)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the API and the Connectors page."""
+        return {
+            "kind": self.kind,
+            "role": str(self.role),
+            "base_url": self.base_url,
+            "ok": self.ok,
+            "reachable": self.reachable,
+            "authenticated": self.authenticated,
+            "version": self.version,
+            "identity": self.identity,
+            "permissions": [
+                {"name": p.name, "granted": p.granted, "advice": p.advice} for p in self.permissions
+            ],
+            "problems": list(self.problems),
+            "warnings": list(self.warnings),
+            "reference_counts": dict(self.reference_counts),
+            "facts": dict(self.facts),
+            "requests_made": self.requests_made,
+        }
+
+
+@dataclass
+class CheckReportDraft:
+    """Collects findings while a check runs; ``finish()`` makes the immutable report."""
+
+    kind: str
+    role: Role
+    base_url: str
+    reachable: bool = False
+    authenticated: bool = False
+    version: str | None = None
+    identity: str | None = None
+    permissions: list[Permission] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    reference_counts: dict[str, int] = field(default_factory=dict)
+    facts: dict[str, str] = field(default_factory=dict)
+
+    def permission(self, name: str, granted: bool, advice: str, *, required: bool) -> None:
+        self.permissions.append(Permission(name, granted, "" if granted else advice))
+        if not granted:
+            (self.problems if required else self.warnings).append(advice)
+
+    def finish(self, requests_made: int) -> CheckReport:
+        return CheckReport(
+            kind=self.kind,
+            role=self.role,
+            base_url=self.base_url,
+            ok=self.reachable and self.authenticated and not self.problems,
+            reachable=self.reachable,
+            authenticated=self.authenticated,
+            version=self.version,
+            identity=self.identity,
+            permissions=tuple(self.permissions),
+            problems=tuple(self.problems),
+            warnings=tuple(self.warnings),
+            reference_counts=dict(self.reference_counts),
+            facts=dict(self.facts),
+            requests_made=requests_made,
+        )
+
+
+# -- the connectors -------------------------------------------------------------------------------
+class Connector(ABC):
+    """Common to sources and targets: construction from plain values, check, close.
+
+    Lookups (tickets, users, reference data) are cached on the instance: make one connector per
+    sync run, so a run sees one consistent picture and the next run sees fresh data.
+    """
+
+    kind: ClassVar[str]
+    role: ClassVar[Role]
+    capabilities: ClassVar[frozenset[Capability]]
+    settings_model: ClassVar[type[BaseModel]]
+    http: OutboundHttpClient
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = getattr(cls, "capabilities", None)
+        role = getattr(cls, "role", None)
+        if declared is not None and role is not None:
+            foreign = declared - ROLE_CAPABILITIES[role]
+            if foreign:
+                names = ", ".join(sorted(foreign))
+                raise TypeError(f"{cls.__name__} is a {role} but declares {names}")
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        settings: BaseModel | Mapping[str, Any] | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        connection_id: int | None = None,
+    ) -> None:
+        if isinstance(settings, self.settings_model):
+            self.settings = settings
+        else:
+            self.settings = self.settings_model.model_validate(dict(settings or {}))
+        self.connection_id = connection_id
+        self.http = self._open_http(base_url, token, transport, sleep)
+        self.forget_lookups()
+
+    @abstractmethod
+    def _open_http(
+        self,
+        base_url: str,
+        token: str,
+        transport: httpx.BaseTransport | None,
+        sleep: Callable[[float], None],
+    ) -> OutboundHttpClient:
+        """The vendor's HTTP client: base URL, auth header format, error body parser."""
+
+    @abstractmethod
+    def check(self) -> CheckReport:
+        """Probe the server and the token; never raises ExternalServiceError."""
+
+    @abstractmethod
+    def forget_lookups(self) -> None:
+        """Drop what this instance remembers (tickets, users, reference data, the caller)."""
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+    @property
+    def request_count(self) -> int:
+        return self.http.request_count
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> Connector:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class SourceConnector(Connector):
+    """Where time is booked (Zammad). Reads only."""
+
+    role = Role.SOURCE
+
+    @abstractmethod
+    def fetch_entries_changed_since(self, since: datetime) -> Iterator[TimeEntry]:
+        """Entries created or edited at or after ``since`` (and a settings-defined overlap
+        before it, so entries committed out of order are not missed). May repeat entries."""
+
+    @abstractmethod
+    def fetch_entries_in_window(self, start: datetime, end: datetime) -> Iterator[TimeEntry]:
+        """Entries whose ``booked_at`` lies in ``[start, end)``."""
+
+    @abstractmethod
+    def fetch_entries_of_ticket(self, ticket_id: str) -> list[TimeEntry]:
+        """The complete current set of one ticket's entries (absent ones were deleted)."""
+
+    @abstractmethod
+    def fetch_all_entries(self) -> Iterator[TimeEntry]:
+        """Every entry: the first load, and the full id scan that finds deletions."""
+
+    @abstractmethod
+    def fetch_reference_data(self) -> ReferenceData:
+        """People, organizations and activity types, for mapping."""
+
+
+class TargetConnector(Connector):
+    """Where timesheets are written (Kimai)."""
+
+    role = Role.TARGET
+
+    @abstractmethod
+    def fetch_timesheets_in_window(self, start: datetime, end: datetime) -> Iterator[TimeEntry]:
+        """Timesheets of all users that begin in ``[start, end)``."""
+
+    @abstractmethod
+    def create_timesheet(self, draft: TimesheetDraft) -> TimeEntry:
+        """Create one timesheet; ``uncertain`` errors mean: search by marker before retrying."""
+
+    @abstractmethod
+    def update_timesheet(self, timesheet_id: str, draft: TimesheetDraft) -> TimeEntry:
+        """Replace the fields of the draft on an existing timesheet."""
+
+    @abstractmethod
+    def delete_timesheet(self, timesheet_id: str) -> bool:
+        """Delete one timesheet: True if deleted now, False if it was already gone."""
+
+    @abstractmethod
+    def search_by_marker(self, marker: str) -> list[TimeEntry]:
+        """Timesheets whose description contains ``marker`` as a whole word."""
+
+    @abstractmethod
+    def fetch_reference_data(self) -> ReferenceData:
+        """Users, customers, projects, activities and tags, hidden ones included."""
