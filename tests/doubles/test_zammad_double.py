@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -529,6 +533,12 @@ def test_it_caps_the_ticket_index_at_100(double: ZammadDouble) -> None:
     assert len(response.json()) == 100
 
 
+def test_it_lists_a_tickets_tags(double: ZammadDouble) -> None:
+    double.add_ticket("VIP printer", customer_id=8, group_id=1, id=52, tags=["vip"])
+    response = api(double).get("/api/v1/tags", params={"object": "Ticket", "o_id": 52})
+    assert response.json() == {"tags": ["vip"]}
+
+
 def test_it_hides_tickets_of_groups_without_access(double: ZammadDouble) -> None:
     double.add_ticket("Invoice wrong", customer_id=8, group_id=2, id=60)
     ids = [t["id"] for t in api(double, AGENT).get("/api/v1/tickets").json()]
@@ -890,3 +900,21 @@ def test_it_seeds_the_demo_dataset_consistently() -> None:
     ticket = client.get(f"/api/v1/tickets/{entries[0]['ticket_id']}").json()
     mine = [Decimal(e["time_unit"]) for e in entries if e["ticket_id"] == ticket["id"]]
     assert ticket["time_unit"] == format_decimal(sum(mine, Decimal(0)))
+
+
+def test_it_runs_standalone_until_interrupted() -> None:
+    command = [sys.executable, "-m", "tests.doubles.zammad", "--port", "0", "--seed", "empty"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        base_url = process.stdout.readline().split()[-1]
+        token = process.stdout.readline().split()[-1]
+        assert base_url.startswith("http://127.0.0.1:")
+        users = httpx.get(
+            f"{base_url}/api/v1/users/me", headers={"Authorization": f"Token {token}"}
+        )
+        assert users.json()["login"] == "sync@example.com"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=5) == 0

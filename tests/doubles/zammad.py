@@ -61,6 +61,9 @@ SYSTEM_USER_ID = 1  # the system user "-": owner_id 1 means unassigned (§2.1)
 ROLE_ADMIN, ROLE_AGENT, ROLE_CUSTOMER = 1, 2, 3
 ACCESS_LEVELS = ("read", "create", "change", "overview", "full")
 DEFAULT_SYNC_TOKEN_PERMISSIONS = ("admin.time_accounting", "ticket.agent")  # §3 recommendation
+# The demo data set's token, as an admin typically creates it: "admin" grants admin.time_accounting,
+# admin.version (GET /api/v1/version) and admin.system (timezone_default) through the ancestry.
+DEMO_TOKEN_PERMISSIONS = ("admin", "ticket.agent")
 MAX_DECIMAL = Decimal("9999.99")  # decimal(6,2) (§1.1, §5.5)
 JSON_TYPE = "application/json; charset=utf-8"
 WEBHOOK_ATTEMPTS = 5  # retry_on attempts: 5, wait: executions * 10 s (§4.2)
@@ -1405,6 +1408,7 @@ class ZammadDouble(Double):
             r("POST", f"{api}/tickets/search", self._tickets_search),
             r("GET", f"{api}/tickets/:id", self._tickets_show),
             r("GET", f"{api}/ticket_articles/by_ticket/:id", self._articles_by_ticket),
+            r("GET", f"{api}/tags", self._tags),
             r("GET", f"{api}/users", self._users_index),
             r("GET", f"{api}/users/me", self._users_me),
             r("GET", f"{api}/users/search", self._users_search),
@@ -1776,6 +1780,15 @@ class ZammadDouble(Double):
             (a for a in self.articles.values() if a.ticket_id == ticket.id), key=lambda a: a.id
         )
         return _ok([self._article_with_names(a) for a in rows])
+
+    def _tags(self, request: RecordedRequest, params: Params, caller: Caller) -> Reply:
+        # GET /api/v1/tags?object=Ticket&o_id=50 -> {"tags": [...]}
+        if params.get("object") != "Ticket":
+            raise ZammadError(422, "Need object and o_id!")
+        ticket = self._ticket_or_error(params.get("o_id"))
+        if not self._can_read_ticket(caller, ticket):
+            raise not_authorized()
+        return _ok({"tags": list(ticket.tags)})
 
     # -- users and organizations (§2.2) -------------------------------------------------------
     def _users_index(self, request: RecordedRequest, params: Params, caller: Caller) -> Reply:
@@ -2469,12 +2482,13 @@ def seed_from_dataset(
     double: ZammadDouble,
     dataset: Dataset,
     *,
-    token_permissions: Sequence[str] = DEFAULT_SYNC_TOKEN_PERMISSIONS,
+    token_permissions: Sequence[str] = DEMO_TOKEN_PERMISSIONS,
 ) -> User:
     """Fill the double from a :class:`tests.doubles.dataset.Dataset` without firing webhooks.
 
-    Adds an admin+agent API user (id 2, "sync@example.com") owning ``dataset.zammad_token``,
-    whose token permissions default to the reference's recommendation (§3). Entries keep their
+    Adds an admin+agent API user (id 2, "sync@example.com") owning ``dataset.zammad_token``
+    with ``token_permissions`` (default ``admin`` + ``ticket.agent``; pass
+    ``DEFAULT_SYNC_TOKEN_PERMISSIONS`` for the reference's minimal pair, §3). Entries keep their
     ids and timestamps; entries ``with_article`` get an internal note at their creation time;
     each ticket's total and updated_at are what Zammad would show after these bookings.
     Returns the API user.
@@ -2541,12 +2555,17 @@ def seed_from_dataset(
         return api_user
 
 
-def seed_minimal(double: ZammadDouble, token: str = "zammad-demo-token") -> User:
-    """The smallest useful Zammad: one group, the API user and its token."""
+def seed_minimal(
+    double: ZammadDouble,
+    token: str = "zammad-demo-token",
+    token_permissions: Sequence[str] = DEFAULT_SYNC_TOKEN_PERMISSIONS,
+) -> User:
+    """The smallest useful Zammad: group 1 "Users", the admin+agent API user (id 2) and its
+    token with the reference's recommended permissions (§3)."""
     with double.lock:
         double.add_group("Users", id=1)
         api_user = double.add_agent("sync@example.com", "Time", "Sync", id=2, admin=True)
-        double.add_token(api_user.id, DEFAULT_SYNC_TOKEN_PERMISSIONS, token)
+        double.add_token(api_user.id, token_permissions, token)
         return api_user
 
 
