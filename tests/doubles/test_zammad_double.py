@@ -235,6 +235,28 @@ def test_it_answers_422_when_time_unit_is_missing(double: ZammadDouble) -> None:
     }
 
 
+def test_it_ignores_a_json_body_sent_without_a_json_content_type(double: ZammadDouble) -> None:
+    response = api(double).post(
+        "/api/v1/tickets/50/time_accountings",
+        content=b'{"time_unit": "15"}',
+        headers={"Content-Type": "text/plain"},
+    )
+    assert (response.status_code, response.json()["error"]) == (422, "Time unit can't be blank")
+
+
+def test_it_answers_422_when_an_admin_books_on_an_unknown_ticket(double: ZammadDouble) -> None:
+    response = book(api(double), ticket_id=999, time_unit=5)
+    assert (response.status_code, response.json()["error"]) == (422, "Ticket must exist")
+
+
+def test_it_answers_422_for_an_unknown_type_and_hides_the_details_from_agents(
+    double: ZammadDouble,
+) -> None:
+    response = book(api(double, AGENT), time_unit=5, type_id=99)
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("Error ID ")
+
+
 def test_it_answers_422_for_an_article_of_another_ticket(double: ZammadDouble) -> None:
     article = double.add_article(51, 3)
     response = book(api(double), time_unit=5, ticket_article_id=article.id)

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -1422,19 +1422,22 @@ class ZammadDouble(Double):
         ]  # fmt: skip
 
     def _params(self, request: RecordedRequest, path_params: dict[str, str]) -> Params:
-        """Rails params: query (with a[b][c] nesting), then the JSON body, then path params."""
+        """Rails params: query (with a[b][c] nesting), the body, then the path parameters.
+
+        Like ActionDispatch, the body counts only with a JSON or form Content-Type: a JSON body
+        sent as text/plain is ignored, so its fields are simply missing."""
         params: Params = _nest_query(request.query)
-        if request.body:
+        content_type = request.headers.get("content-type", "")
+        if request.body and "json" in content_type:
             try:
                 body = json.loads(request.body)
             except ValueError:
-                # ActionDispatch::Http::Parameters::ParseError reaches the generic
-                # StandardError handler (§2.4, inferred).
-                raise ZammadError(
-                    500, "Error ID parse: Please contact your administrator."
-                ) from None
+                # ParseError reaches the generic StandardError handler: 500 (§2.4, inferred)
+                raise ZammadError(500, "Error occurred while parsing request parameters") from None
             if isinstance(body, dict):
                 params.update(body)
+        elif request.body and "application/x-www-form-urlencoded" in content_type:
+            params.update(_nest_query(parse_qs(request.body.decode(), keep_blank_values=True)))
         params.update(path_params)
         return params
 
@@ -1558,27 +1561,26 @@ class ZammadDouble(Double):
         if value is None:
             raise validation_failed("Time unit can't be blank")
         ticket_id = _optional_int(params.get("ticket_id"))
-        if ticket_id is None:
+        target = self.tickets.get(ticket_id or 0)
+        if target is None:
+            # belongs_to :ticket is required (type and article are `optional: true`)
             raise validation_failed("Ticket must exist")
         article_id = _optional_int(params.get("ticket_article_id"))
         if article_id is not None:
             # verify_ticket_article, on create only (§1.1, §5.4)
             article = self.articles.get(article_id)
-            if article is None or article.ticket_id != ticket_id:
+            if article is None or article.ticket_id != target.id:
                 raise validation_failed("This article is not part of the ticket.")
             self._check_article_unique(article_id, None)
         type_id = _optional_int(params.get("type_id"))
         if type_id is not None and type_id not in self.time_accounting_types:
             raise _foreign_key("type_id", type_id, "ticket_time_accounting_types")
-        target = self.tickets.get(ticket_id)
-        if target is None:
-            raise _foreign_key("ticket_id", ticket_id, "tickets")
-        self._check_totals({ticket_id: self._total(ticket_id) + value})
+        self._check_totals({target.id: self._total(target.id) + value})
         stamp = self._stamp()
         # created_by_id is always the caller; param_cleanup drops created_at/updated_at and
         # *_by_id, so client timestamps are ignored (§1.1, §5.6).
         entry = TimeAccounting(
-            self._next_id("time_accountings"), ticket_id, article_id, value, type_id,
+            self._next_id("time_accountings"), target.id, article_id, value, type_id,
             caller.user.id, stamp, stamp,
         )  # fmt: skip
         self.time_accountings[entry.id] = entry
