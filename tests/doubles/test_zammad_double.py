@@ -594,6 +594,13 @@ def test_it_reads_a_search_condition_from_the_query_string(
     assert [t["id"] for t in found] == [50]
 
 
+def test_it_searches_by_an_is_condition_on_a_null_column(double: ZammadDouble) -> None:
+    double.book_time(50, 3, 10)
+    condition = {"ticket.time_unit": {"operator": "is", "value": None}}
+    found = api(double).post("/api/v1/tickets/search", json={"condition": condition}).json()
+    assert [t["id"] for t in found] == [51]
+
+
 def test_it_returns_a_plain_array_from_search_on_6_5(double: ZammadDouble) -> None:
     found = api(double).get("/api/v1/tickets/search", params={"query": "VPN"}).json()
     assert [t["id"] for t in found] == [51]

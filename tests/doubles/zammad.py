@@ -1761,16 +1761,18 @@ class ZammadDouble(Double):
             return [t for t in tickets if _le(self._ticket_value(t, column), moment)]
         if operator in ("is", "is not"):
             values = value if isinstance(value, list) else [value]
-            wanted = {str(v) for v in values}
-            hit = [t for t in tickets if _str_or_none(self._ticket_value(t, column)) in wanted]
-            if operator == "is":
-                return hit
-            return [t for t in tickets if t not in hit]
-        if operator in ("contains", "contains not"):
+            # nil means IS NULL; "" in a list also matches NULL (selector2sql)
+            wanted = {None if v is None or v == "" else str(v) for v in values}
+            hits = {t.id for t in tickets if _str_or_none(self._ticket_value(t, column)) in wanted}
+        elif operator in ("contains", "contains not"):
             needle = str(value or "").lower()
-            hit = [t for t in tickets if needle in str(self._ticket_value(t, column) or "").lower()]
-            return hit if operator == "contains" else [t for t in tickets if t not in hit]
-        raise _runtime_error(f"Invalid selector, operator {operator} is invalid {selector!r}")
+            hits = {
+                t.id for t in tickets if needle in str(self._ticket_value(t, column) or "").lower()
+            }
+        else:
+            raise _runtime_error(f"Invalid selector, operator {operator} is invalid {selector!r}")
+        positive = operator in ("is", "contains")
+        return [t for t in tickets if (t.id in hits) == positive]
 
     def _articles_by_ticket(
         self, request: RecordedRequest, params: Params, caller: Caller
