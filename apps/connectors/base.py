@@ -150,10 +150,11 @@ class TimesheetDraft:
     """A timesheet to create, or the full new state of one to update.
 
     ``begin`` is an aware instant; the target converts it to whatever local time it needs.
-    ``user_id`` None books for the token's own user. ``billable`` None lets the target decide
-    (Kimai: billable when activity, project and customer all are). Targets that store whole
-    minutes round ``duration_seconds`` to the nearest minute; the entry they return says what
-    they stored.
+    ``user_id`` None books for the token's own user (and leaves the owner alone on update).
+    ``billable`` None lets the target decide on create (Kimai: billable when activity, project
+    and customer all are) and keeps the current value on update. Description and tags are
+    always written as given. Targets that store whole minutes round ``duration_seconds`` to the
+    nearest minute; the entry they return says what they stored.
     """
 
     begin: datetime

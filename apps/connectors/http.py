@@ -302,6 +302,17 @@ class OutboundHttpClient:
             return _Attempt(self._error(self._connect_failure(exc), permanent=False), True)
         except httpx.TransportError as exc:
             return self._maybe_sent_failure(exc, method, path, repeatable)
+        except httpx.DecodingError as exc:
+            # The server answered, so a change may have been applied: never repeat it.
+            return _Attempt(
+                self._error(
+                    f"{self.service} sent an answer to {method} {path} that could not be "
+                    f"decoded ({_short(exc)})",
+                    permanent=False,
+                    uncertain=not repeatable,
+                ),
+                False,
+            )
         elapsed_ms = round((time.monotonic() - started) * 1000)
         logger.debug(
             "outbound_request",

@@ -220,3 +220,15 @@ def test_it_sends_no_more_requests_at_once_than_configured() -> None:
 
     assert client.request_count == 8
     assert most == 2
+
+
+def test_it_never_repeats_a_change_whose_answer_could_not_be_decoded() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=b"\x00garbage", headers={"Content-Encoding": "gzip"})
+
+    client = client_for(handler)
+    with pytest.raises(ExternalServiceError) as raised:
+        client.request("PATCH", "/api/timesheets/1", json_body={})
+    assert client.request_count == 1
+    assert raised.value.uncertain is True
+    assert "could not be decoded" in raised.value.message

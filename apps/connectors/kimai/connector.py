@@ -83,6 +83,7 @@ class KimaiConnector(TargetConnector):
 
     def forget_lookups(self) -> None:
         self._me: Row | None = None
+        self._version: Row | None = None
         self._tags: dict[str, str] | None = None  # casefolded name → Kimai's spelling
         self._users_forbidden = False
         self._reference: ReferenceData | None = None
@@ -98,6 +99,13 @@ class KimaiConnector(TargetConnector):
             self._me = self.client.me()
             self._remember_user(self._me)
         return self._me
+
+    def version_id(self) -> int:
+        """Kimai's ``versionId`` (2.66.0 → 26600): compare it, never the version string (§8)."""
+        if self._version is None:
+            self._version = self.client.version()
+        value = self._version.get("versionId")
+        return value if isinstance(value, int) else 0
 
     def caller_timezone(self) -> str:
         return str(self.me().get("timezone") or "UTC")
@@ -423,10 +431,10 @@ class KimaiConnector(TargetConnector):
         name = me.get("alias") or me.get("username")
         report.identity = f"{name} ({me.get('email')})" if me.get("email") else str(name)
         report.facts["time zone"] = self.caller_timezone()
-        version = self.client.version()
-        report.version = str(version.get("version") or "") or None
-        if isinstance(version.get("versionId"), int):
-            report.facts["version id"] = str(version["versionId"])
+        version_id = self.version_id()
+        assert self._version is not None
+        report.version = str(self._version.get("version") or "") or None
+        report.facts["version id"] = str(version_id)
 
         rank = self.caller_rank()
         roles = ", ".join(str(r) for r in me.get("roles") or []) or "ROLE_USER"
