@@ -201,8 +201,7 @@ _DATE_PARAM = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
 # DateTimeToHtml5LocalDateTimeTransformer only checks this prefix, then PHP parses the rest (§6).
 _FORM_DATETIME = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2}))?(?:\.\d+)?"
-    r"\s*(?P<tz>Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$",
-    re.IGNORECASE,
+    r"\s*(?P<tz>[Zz]|UTC|GMT|[+-]\d{2}(?::?\d{2})?)?$"
 )
 _MAX_PAGE_SIZE = 500
 _DEFAULT_PAGE_SIZE = 50
@@ -637,7 +636,7 @@ def _parse_form_datetime(value: Any, zone: str) -> datetime | None | _Invalid:
     offset = match.group("tz")
     if offset is None:
         return _localize(local, zone)
-    if offset.upper() in ("Z", "UTC", "GMT"):
+    if offset in ("Z", "z", "UTC", "GMT"):
         parsed = local.replace(tzinfo=UTC)
     else:
         sign = 1 if offset[0] == "+" else -1
@@ -768,7 +767,11 @@ class KimaiDouble(Double):
         token_expires_at: datetime | None = None,
         color: str | None = None,
     ) -> int:
-        """Create a user; `teams` are teams they belong to, `leads` teams they lead."""
+        """Create a user and return its id.
+
+        `teams` are teams they belong to, `leads` teams they lead (ids or names; unknown names
+        create the team). `role` ROLE_USER is implied, as in Kimai.
+        """
         with self.lock:
             if timezone not in _ZONES:
                 raise ValueError(f"unknown time zone {timezone}")
@@ -1755,7 +1758,7 @@ class KimaiDouble(Double):
         see_all = False
         user_ids: list[int] = []
         if self._perm(caller, "view_other_timesheet"):
-            wanted = [int(u) for u in users_param]
+            wanted = [int(u) for u in users_param if u]
             if user_param == "all":
                 see_all = True
             elif user_param:
@@ -3122,7 +3125,8 @@ def _as_id(raw: Any) -> int | None:
     if _is_list_like(raw) or raw is None:
         return None
     text = str(raw).strip()
-    return int(text) if text.isdigit() else None
+    # Choice values compare as strings: "01" is not the choice "1".
+    return int(text) if text.isdigit() and str(int(text)) == text else None
 
 
 def _parse_money(raw: Any) -> float | None | _Invalid:

@@ -6,6 +6,7 @@ drives the double over HTTP, in-process through ``double.transport()`` or over l
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -523,6 +524,11 @@ def test_it_expands_user_project_customer_and_activity_with_full(kimai: KimaiDou
     assert (item["activity"]["name"], item["activity"]["project"]) == ("Support", None)
 
 
+def test_it_skips_empty_entries_of_array_filters(kimai: KimaiDouble) -> None:
+    mine = seed(kimai, "admin", "2024-05-06T08:00:00+02:00")
+    assert ids(api(kimai).get("/api/timesheets?users[]=&projects[]=")) == [mine]
+
+
 def test_it_drops_unknown_project_ids_from_the_filter(kimai: KimaiDouble) -> None:
     mine = seed(kimai, "admin", "2024-05-06T08:00:00+02:00")
     assert ids(api(kimai).get("/api/timesheets?project=999")) == [mine]
@@ -787,6 +793,79 @@ def test_it_expands_the_created_record_with_full(kimai: KimaiDouble) -> None:
     assert created["project"]["customer"]["name"] == "ACME"
 
 
+@pytest.mark.parametrize(
+    ("begin", "stored_utc"),
+    [
+        ("2024-05-06T08:00:00", "06:00"),
+        ("2024-05-06 08:00", "06:00"),
+        ("2024-05-06T08:00:00+00:00", "08:00"),  # PHP honours a trailing offset
+        ("2024-05-06T08:00:00Z", "08:00"),
+    ],
+)
+def test_it_accepts_the_html5_date_shapes(kimai: KimaiDouble, begin: str, stored_utc: str) -> None:
+    body = sheet(begin=begin, end="2024-05-06T12:30:00")
+    assert api(kimai, ANNA).post("/api/timesheets", json=body).status_code == 200
+    assert kimai.timesheets_of("anna")[0].begin.astimezone(UTC).strftime("%H:%M") == stored_utc
+
+
+@pytest.mark.parametrize("begin", ["2024-05-06t08:00", "2024-05-06", "2024-02-30T08:00", 20240506])
+def test_it_rejects_other_date_shapes(kimai: KimaiDouble, begin: Any) -> None:
+    response = api(kimai, ANNA).post("/api/timesheets", json=sheet(begin=begin))
+    assert response.json()["errors"]["children"]["begin"] == {
+        "errors": ["Please enter a valid date and time."]
+    }
+
+
+def test_it_adds_billable_mode_to_the_children_when_billable_is_sent(kimai: KimaiDouble) -> None:
+    response = api(kimai, LEAD).post("/api/timesheets", json=sheet(billable=True, activity=9))
+    children = response.json()["errors"]["children"]
+    assert list(children)[-3:] == ["exported", "billable", "billableMode"]
+
+
+def test_it_lets_a_teamlead_book_for_a_team_member(kimai: KimaiDouble) -> None:
+    body = sheet(user=kimai.user_id("anna"))
+    assert api(kimai, LEAD).post("/api/timesheets", json=body).json()["user"] == 3
+
+
+def test_it_refuses_a_teamlead_booking_for_a_user_outside_their_teams(kimai: KimaiDouble) -> None:
+    body = sheet(user=kimai.user_id("tom"))
+    response = api(kimai, LEAD).post("/api/timesheets", json=body)
+    assert response.json()["errors"]["children"]["user"] == {
+        "errors": ["The selected choice is invalid."]
+    }
+
+
+def test_it_drops_begin_and_end_for_a_plain_user_in_punch_mode(kimai: KimaiDouble) -> None:
+    kimai.configure(tracking_mode="punch")
+    response = api(kimai, ANNA).post("/api/timesheets", json=sheet())
+    assert response.json()["errors"]["errors"] == ["This form should not contain extra fields."]
+    assert "begin" not in response.json()["errors"]["children"]
+
+
+def test_it_rejects_a_record_longer_than_the_configured_maximum(kimai: KimaiDouble) -> None:
+    kimai.configure(long_running_duration=750)
+    response = api(kimai, ANNA).post("/api/timesheets", json=sheet(end="2024-05-06T21:00:00"))
+    assert response.json()["errors"]["errors"] == ["Maximum 12:30 hours allowed."]
+
+
+def test_it_reads_a_body_without_content_type_as_json(kimai: KimaiDouble) -> None:
+    response = api(kimai, ANNA).post("/api/timesheets", content=json.dumps(sheet()).encode())
+    assert response.status_code == 200
+
+
+def test_it_ignores_a_body_with_a_foreign_content_type(kimai: KimaiDouble) -> None:
+    headers = {"Content-Type": "text/plain"}
+    body = json.dumps(sheet()).encode()
+    response = api(kimai, ANNA).post("/api/timesheets", content=body, headers=headers)
+    assert "A project needs to be selected." in str(response.json())
+
+
+def test_it_reads_form_encoded_bodies(kimai: KimaiDouble) -> None:
+    form = {key: str(value) for key, value in sheet(description="form").items()}
+    created = api(kimai, ANNA).post("/api/timesheets", data=form).json()
+    assert (created["description"], created["duration"]) == ("form", 16200)
+
+
 # -- PATCH and DELETE ----------------------------------------------------------------------------
 def test_it_patches_only_the_fields_sent(kimai: KimaiDouble) -> None:
     record = seed(kimai, "anna", "2024-05-06T08:00:00", description="before", tags=["synced"])
@@ -852,6 +931,56 @@ def test_it_resets_rates_when_the_project_changes(kimai: KimaiDouble) -> None:
     record = seed(kimai, "admin", "2024-05-06T08:00:00", hourly_rate=50)
     patched = api(kimai).patch(f"/api/timesheets/{record}", json={"project": other}).json()
     assert (patched["hourlyRate"], patched["rate"]) == (200.0, 200.0)
+
+
+def test_it_lets_a_teamlead_edit_a_team_members_record(kimai: KimaiDouble) -> None:
+    record = seed(kimai, "anna", "2024-05-06T08:00:00")
+    response = api(kimai, LEAD).patch(f"/api/timesheets/{record}", json={"billable": False})
+    assert (response.status_code, response.json()["billable"]) == (200, False)
+
+
+def test_it_restarts_a_record_for_the_caller(kimai: KimaiDouble) -> None:
+    record = seed(kimai, "anna", "2024-05-06T08:00:00", description="again", tags=["synced"])
+    body = {"copy": "all", "begin": "2024-05-08T11:00:00"}
+    restarted = api(kimai, LEAD).patch(f"/api/timesheets/{record}/restart", json=body).json()
+    assert (restarted["user"], restarted["end"], restarted["tags"]) == (2, None, ["synced"])
+
+
+def test_it_duplicates_a_record_without_the_export_flag(kimai: KimaiDouble) -> None:
+    record = seed(kimai, "admin", "2024-05-06T08:00:00", exported=True)
+    copy = api(kimai).patch(f"/api/timesheets/{record}/duplicate").json()
+    assert (copy["id"], copy["exported"], copy["begin"]) == (
+        record + 1,
+        False,
+        "2024-05-06T08:00:00+0200",
+    )
+
+
+def test_it_reports_a_failed_stop_in_the_service_error_shape(kimai: KimaiDouble) -> None:
+    running = kimai.add_timesheet("anna", "Web", "Support", NOW - timedelta(hours=2))
+    kimai.configure(long_running_duration=60)
+    response = api(kimai, ANNA).patch(f"/api/timesheets/{running}/stop")
+    assert response.json() == {
+        "code": "400",
+        "message": "There was a problem saving.",
+        "errors": {"children": {"duration": {"errors": ["Maximum 1:00 hours allowed."]}}},
+    }
+
+
+def test_it_updates_a_customer_partially(kimai: KimaiDouble) -> None:
+    response = api(kimai).patch("/api/customers/1", json={"company": "ACME GmbH"})
+    assert (response.json()["name"], response.json()["company"]) == ("ACME", "ACME GmbH")
+
+
+def test_it_answers_404_before_403_on_patch_of_an_unknown_activity(kimai: KimaiDouble) -> None:
+    assert api(kimai, ANNA).patch("/api/activities/99", json={}).status_code == 404
+    assert api(kimai, ANNA).patch("/api/activities/1", json={}).status_code == 403
+
+
+def test_it_deletes_a_tag_and_detaches_it(kimai: KimaiDouble) -> None:
+    record = seed(kimai, "admin", "2024-05-06T08:00:00", tags=["synced"])
+    assert api(kimai).delete("/api/tags/1").status_code == 204
+    assert kimai.tag_names(record) == []
 
 
 # -- response shapes (§8) ------------------------------------------------------------------------
