@@ -44,6 +44,17 @@ def test_it_explains_what_an_agent_token_lacks() -> None:
     assert report.facts["change detection"] == "ticket by ticket"
 
 
+def test_it_explains_a_token_that_sees_time_but_not_tickets_or_people() -> None:
+    zammad = small_zammad()
+    zammad.book("15", minutes_ago=30)
+    zammad.double.add_token(2, ["admin.time_accounting"], "time-only-token")
+
+    report = zammad.connector("time-only-token").check()
+    assert report.ok is False
+    assert [p.name for p in report.lacking] == ["read tickets", "read users and organizations"]
+    assert report.problems[0].startswith("This Zammad token cannot read tickets: give it")
+
+
 def test_it_is_ok_for_an_agent_token_once_the_unit_is_chosen() -> None:
     zammad = small_zammad()
     zammad.double.add_token(2, ["ticket.agent"], "agent-token")

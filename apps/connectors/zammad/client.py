@@ -75,6 +75,8 @@ class ZammadClient:
             sleep=sleep,
         )
         self._global_route: GlobalRoute | None = None
+        # The first row the probe returned (lowest id); the check uses it to test ticket access.
+        self.sample_time_accounting: Row | None = None
 
     # -- who and what -----------------------------------------------------------------------------
     def current_user(self) -> Row:
@@ -109,7 +111,8 @@ class ZammadClient:
         """
         if self._global_route is None:
             try:
-                self.http.get("/api/v1/time_accountings", {"per_page": 1, "page": 1})
+                data = self.http.get("/api/v1/time_accountings", {"per_page": 1, "page": 1}).data
+                self.sample_time_accounting = next(iter(_rows(data)), None)
                 self._global_route = "available"
             except ExternalServiceError as error:
                 if error.status == 404:
@@ -199,11 +202,15 @@ class ZammadClient:
     def organization_pages(self) -> Iterator[list[Row]]:
         return self._pages("/api/v1/organizations", {}, ORGANIZATIONS_MAX_PAGE)
 
-    def first_ticket_page(self) -> list[Row]:
-        return _rows(self.http.get("/api/v1/tickets", {"per_page": 1, "page": 1}).data)
+    def ticket(self, ticket_id: int) -> Row:
+        data = self.http.get(f"/api/v1/tickets/{int(ticket_id)}").data
+        return data if isinstance(data, dict) else {}
 
-    def first_user_page(self) -> list[Row]:
-        return _rows(self.http.get("/api/v1/users", {"per_page": 1, "page": 1}).data)
+    def first_tickets(self, count: int) -> list[Row]:
+        return _rows(self.http.get("/api/v1/tickets", {"per_page": count, "page": 1}).data)
+
+    def first_users(self, count: int) -> list[Row]:
+        return _rows(self.http.get("/api/v1/users", {"per_page": count, "page": 1}).data)
 
     # -- helpers ----------------------------------------------------------------------------------
     def _search_tickets(

@@ -384,24 +384,21 @@ class ZammadConnector(SourceConnector):
                 raise
             report.facts["version"] = "unknown: reading it needs the admin permission"
 
-        tickets_ok = _allowed(self.client.first_ticket_page)
+        route = self.client.global_route()
         report.permission(
             "read tickets",
-            tickets_ok,
+            self._may_read_tickets(),
             "This Zammad token cannot read tickets: give it the ticket.agent permission and its "
             "user read access to the groups whose time should be synced",
             required=True,
         )
-        users_ok = _allowed(self.client.first_user_page)
         report.permission(
             "read users and organizations",
-            users_ok,
-            "This Zammad token cannot read users: give it ticket.agent (or admin.user), or "
-            "agents cannot be matched to Kimai users",
+            self._may_read_users(me),
+            "This Zammad token cannot read other users: give it ticket.agent (or admin.user), "
+            "or agents cannot be matched to Kimai users",
             required=True,
         )
-
-        route = self.client.global_route()
         report.permission(
             "list all time accountings at once",
             route == "available",
@@ -459,6 +456,33 @@ class ZammadConnector(SourceConnector):
                 f"Zammad labels time in {zammad_unit!r} but this connection converts "
                 f"{unit.name!r}: check the unit, or every duration will be wrong"
             )
+
+    def _may_read_tickets(self) -> bool:
+        """Ticket lists answer 200 [] to a token without ticket.agent (§2.2), so ask for a
+        ticket that has time on it when there is one: that answers 403 when access is lacking."""
+        sample = self.client.sample_time_accounting
+        if sample and isinstance(sample.get("ticket_id"), int):
+            try:
+                self.client.ticket(sample["ticket_id"])
+            except ExternalServiceError as error:
+                if error.status == 403:
+                    return False
+                if error.status != 404:
+                    raise
+            else:
+                return True
+        return _allowed(lambda: self.client.first_tickets(1))
+
+    def _may_read_users(self, me: Row) -> bool:
+        """Without ticket.agent or admin.user the user list holds only the caller (§2.2); with
+        them it holds at least the system user "-" (id 1) too."""
+        try:
+            users = self.client.first_users(2)
+        except ExternalServiceError as error:
+            if error.status in (401, 403):
+                return False
+            raise
+        return any(user.get("id") != me.get("id") for user in users)
 
 
 def _allowed(call: Callable[[], Any]) -> bool:
