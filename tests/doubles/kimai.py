@@ -732,6 +732,9 @@ class KimaiDouble(Double):
         # Unexpected exceptions inside route(); a correct double keeps this empty.
         self.internal_errors: list[str] = []
         self._ids: dict[str, int] = {}
+        self._route_table: (
+            list[tuple[re.Pattern[str], dict[str, Callable[..., Reply]], int]] | None
+        ) = None
 
     @property
     def version_id(self) -> int:
@@ -1333,9 +1336,11 @@ class KimaiDouble(Double):
 
     def _route(self, request: RecordedRequest) -> Reply:
         path = request.path.rstrip("/") or "/"
-        for pattern, handlers in self._routes():
+        if self._route_table is None:
+            self._route_table = self._routes()
+        for pattern, handlers, since in self._route_table:
             match = pattern.fullmatch(path)
-            if match is None:
+            if match is None or self.version_id < since:
                 continue
             handler = handlers.get(request.method)
             if handler is None:
@@ -1345,7 +1350,8 @@ class KimaiDouble(Double):
             return handler(request, caller, *(int(g) for g in match.groups()))
         raise _error(404)
 
-    def _routes(self) -> list[tuple[re.Pattern[str], dict[str, Callable[..., Reply]]]]:
+    def _routes(self) -> list[tuple[re.Pattern[str], dict[str, Callable[..., Reply]], int]]:
+        """(path pattern, handlers by method, first Kimai version id that has the route)."""
         routes: list[tuple[str, dict[str, Callable[..., Reply]]]] = [
             ("/api/ping", {"GET": self._ping}),
             ("/api/version", {"GET": self._get_version}),
@@ -1385,9 +1391,8 @@ class KimaiDouble(Double):
             (r"/api/timesheets/(\d+)/export", {"PATCH": self._export_timesheet}),
             (r"/api/timesheets/(\d+)/meta", {"PATCH": self._meta_timesheet}),
         ]
-        if self.version_id < 21800:  # GET /api/tags/find arrived in 2.18 (§10)
-            routes = [r for r in routes if r[0] != "/api/tags/find"]
-        return [(re.compile(p), h) for p, h in routes]
+        since = {"/api/tags/find": 21800}  # GET /api/tags/find arrived in 2.18 (§10)
+        return [(re.compile(p), h, since.get(p, 0)) for p, h in routes]
 
     # == authentication (§2) ==================================================================
     def _authenticate(self, request: RecordedRequest) -> User:
@@ -1797,6 +1802,8 @@ class KimaiDouble(Double):
         end_at = _parse_param_datetime(end_param, caller.timezone) if end_param else None
         modified_at = _parse_param_datetime(modified_after, "UTC") if modified_after else None
 
+        search = _SearchTerm(term) if term else None
+        sees_all = self._sees_all(caller)
         sheets: list[Timesheet] = []
         for sheet in self.timesheets.values():
             if allowed_users is not None and sheet.user_id not in allowed_users:
@@ -1808,7 +1815,7 @@ class KimaiDouble(Double):
                 continue
             if activities and sheet.activity_id not in activities:
                 continue
-            if not self._sees_all(caller) and not (
+            if not sees_all and not (
                 self._access_project(project, caller)
                 and self._access_activity(self.activities[sheet.activity_id], caller)
             ):
@@ -1827,7 +1834,7 @@ class KimaiDouble(Double):
                 continue
             if exported and sheet.exported != (exported == "1"):
                 continue
-            if term and not _matches_term(term, [sheet.description], sheet.meta):
+            if search is not None and not search.matches([sheet.description], sheet.meta):
                 continue
             sheets.append(sheet)
 
@@ -2904,6 +2911,8 @@ class KimaiDouble(Double):
         }
         if stored is not None:
             customers.add(stored.customer_id)
+        if stored is not None and "name" in data and project.name is None:
+            raise _error(500)  # Project::setName(string) gets null: a TypeError (§11, inferred)
         form.entity("customer", project, "customer_id", customers)
         form.checkbox("globalActivities", project, "global_activities")
         form.common(project, self._selectable_teams(caller))
@@ -2960,6 +2969,8 @@ class KimaiDouble(Double):
             ("invoiceText", "invoice_text"),
         ):  # fmt: skip
             form.text(name, activity, attribute)
+        if stored is not None and "name" in data and activity.name is None:
+            raise _error(500)  # Activity::setName(string) gets null: a TypeError (§11, inferred)
         if with_project:
             choices = set()
             for project in self.projects.values():
@@ -3200,35 +3211,46 @@ def _term_parts(term: str) -> list[tuple[str | None, str, bool]]:
     return parts
 
 
+class _SearchTerm:
+    """SearchHelper::addSearchTerm: every word must match (AND), `name:value` searches meta
+    fields (visible or not), `name:*` exists, `name:~` does not exist, `!` negates (§5)."""
+
+    def __init__(self, term: str) -> None:
+        self.parts = [
+            (name, word, negated, _like(f"%{word}%")) for name, word, negated in _term_parts(term)
+        ]
+
+    def matches(self, fields: list[str | None], meta: dict[str, MetaValue] | None = None) -> bool:
+        for name, word, negated, pattern in self.parts:
+            if name is not None:
+                if not self._meta_matches((meta or {}).get(name.lower()), word, negated, pattern):
+                    return False
+                continue
+            hit = any(value is not None and pattern.fullmatch(value) for value in fields)
+            if hit == negated:
+                return False
+        return True
+
+    @staticmethod
+    def _meta_matches(
+        row: MetaValue | None, word: str, negated: bool, pattern: re.Pattern[str]
+    ) -> bool:
+        if word == "*":
+            return row is not None and row.value is not None
+        if word == "~":
+            return row is None
+        if word == "":
+            return row is None or row.value is None
+        if row is None:
+            return False
+        hit = row.value is not None and bool(pattern.fullmatch(row.value))
+        return (row.value is None or not hit) if negated else hit
+
+
 def _matches_term(
     term: str, fields: list[str | None], meta: dict[str, MetaValue] | None = None
 ) -> bool:
-    """SearchHelper::addSearchTerm: every word must match (AND), `name:value` searches meta
-    fields (visible or not), `name:*` exists, `name:~` does not exist, `!` negates (§5)."""
-    for name, word, negated in _term_parts(term):
-        if name is not None:
-            row = (meta or {}).get(name.lower())
-            if word == "*":
-                ok = row is not None and row.value is not None
-            elif word == "~":
-                ok = row is None
-            elif word == "":
-                ok = row is None or row.value is None
-            elif row is None:
-                ok = False
-            else:
-                hit = row.value is not None and bool(_like(f"%{word}%").fullmatch(row.value))
-                ok = (row.value is None or not hit) if negated else hit
-            if not ok:
-                return False
-            continue
-        pattern = _like(f"%{word}%")
-        hits = [value is not None and bool(pattern.fullmatch(value)) for value in fields]
-        if negated and any(hits):
-            return False
-        if not negated and not any(hits):
-            return False
-    return True
+    return _SearchTerm(term).matches(fields, meta)
 
 
 def _php_form(text: str) -> dict[str, Any]:

@@ -330,6 +330,17 @@ def test_it_rejects_a_project_that_ends_before_it_starts(kimai: KimaiDouble) -> 
     }
 
 
+def test_it_fails_with_500_when_a_patch_empties_a_project_name(kimai: KimaiDouble) -> None:
+    response = api(kimai).patch("/api/projects/1", json={"name": ""})
+    assert (response.status_code, kimai.projects[1].name) == (500, "Web")
+
+
+def test_it_has_no_tag_search_before_2_18(kimai: KimaiDouble) -> None:
+    kimai.version = "2.17.0"
+    assert api(kimai).get("/api/tags/find", params={"name": "sync"}).status_code == 404
+    assert api(kimai).get("/api/tags", params={"name": "sync"}).json() == ["synced"]
+
+
 def test_it_hides_a_project_with_patch_visible_false(kimai: KimaiDouble) -> None:
     response = api(kimai).patch("/api/projects/1", json={"visible": False})
     assert (response.status_code, response.json()["visible"]) == (200, False)
