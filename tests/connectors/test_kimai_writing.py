@@ -202,3 +202,27 @@ def test_it_deletes_a_timesheet_and_shrugs_when_it_is_already_gone() -> None:
     assert connector.delete_timesheet(created.external_id) is True
     assert connector.delete_timesheet(created.external_id) is False
     assert kimai.double.all_timesheets() == []
+
+
+def test_it_names_the_second_of_two_identical_wall_clock_times_with_its_offset() -> None:
+    kimai = small_kimai()
+    # 01:30 UTC on 25 October 2026 is 02:30 in Berlin for the second time (CET, after the switch).
+    second_time = datetime(2026, 10, 25, 1, 30, tzinfo=UTC)
+
+    entry = kimai.connector().create_timesheet(draft(kimai, begin=second_time))
+    [post] = kimai.requests("POST", "/api/timesheets")
+    assert (post.json["begin"], post.json["end"]) == (
+        "2026-10-25T02:30:00+01:00",
+        "2026-10-25T03:00:00",
+    )
+    assert kimai.double.timesheet(int(entry.external_id)).begin == second_time
+
+
+def test_it_sends_the_first_of_two_identical_wall_clock_times_as_plain_local_time() -> None:
+    kimai = small_kimai()
+    first_time = datetime(2026, 10, 25, 0, 0, tzinfo=UTC)  # 02:00 CEST, ends 02:30 CEST
+
+    entry = kimai.connector().create_timesheet(draft(kimai, begin=first_time))
+    [post] = kimai.requests("POST", "/api/timesheets")
+    assert (post.json["begin"], post.json["end"]) == ("2026-10-25T02:00:00", "2026-10-25T02:30:00")
+    assert kimai.double.timesheet(int(entry.external_id)).begin == first_time

@@ -79,3 +79,12 @@ def test_it_lists_agents_organizations_and_types_as_reference_data() -> None:
     assert {u.email for u in reference.users} >= {"chris@chrispresso.com", "emily@example.com"}
     assert [c.name for c in reference.customers] == ["Awesome Customer Inc."]
     assert [a.name for a in reference.activities] == ["Support", "Consulting"]
+
+
+def test_it_reads_tickets_from_a_zammad_with_the_older_search_answer() -> None:
+    zammad = small_zammad(search_response_format="6.0")
+    zammad.book("5", minutes_ago=30)
+
+    [entry] = zammad.connector().fetch_all_entries()
+    assert entry.ticket is not None
+    assert (entry.ticket.number, entry.ticket.title) == ("24050", "Printer broken")

@@ -82,6 +82,20 @@ def local_time(instant: datetime, zone_name: str | None) -> str:
     return instant.astimezone(zone(zone_name)).strftime(LOCAL_FORMAT)
 
 
+def form_time(instant: datetime, zone_name: str | None) -> str:
+    """A begin or end for the timesheet form: wall-clock time in ``zone_name`` (§6).
+
+    In the hour a DST change repeats, a wall-clock time names two instants and PHP picks the
+    first. For the second one only, the offset is appended: the form honours a trailing offset
+    (§6 "Date input"), and no other value could say which instant is meant.
+    """
+    local = instant.astimezone(zone(zone_name))
+    text = local.strftime(LOCAL_FORMAT)
+    if local.fold == 1 and local.replace(fold=0).utcoffset() != local.utcoffset():
+        return text + local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
+    return text
+
+
 def normalize_base_url(base_url: str) -> str:
     """Accept the address people copy from the browser, with or without ``/api``."""
     url = base_url.strip().rstrip("/")

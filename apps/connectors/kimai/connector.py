@@ -38,6 +38,7 @@ from apps.connectors.kimai.client import (
     ROOT,
     KimaiClient,
     Row,
+    form_time,
     local_time,
     parse_kimai_time,
 )
@@ -188,8 +189,8 @@ class KimaiConnector(TargetConnector):
         minutes = (Decimal(draft.duration_seconds) / 60).quantize(Decimal(1), ROUND_HALF_UP)
         end = begin + timedelta(minutes=int(minutes))  # always an end: no end means "running"
         body: Row = {
-            "begin": local_time(begin, zone),
-            "end": local_time(end, zone),
+            "begin": form_time(begin, zone),
+            "end": form_time(end, zone),
             "project": int(draft.project_id),
             "activity": int(draft.activity_id),
             "description": draft.description,
