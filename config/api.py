@@ -9,6 +9,8 @@ from ninja.errors import AuthenticationError, ValidationError
 
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import API_AUTH, require_admin_or_api_key
+from apps.connectors.api import router as connectors_router
+from apps.connectors.services import ConnectionInvalid
 from apps.core.api import router as core_router
 
 api = NinjaAPI(
@@ -42,5 +44,16 @@ def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpRespo
     )
 
 
+@api.exception_handler(ConnectionInvalid)
+def on_connection_invalid(request: HttpRequest, exc: ConnectionInvalid) -> HttpResponse:
+    body = {
+        "detail": "The connection was not saved: " + str(exc),
+        "errors": exc.errors,
+        "check": exc.report.as_dict() if exc.report else None,
+    }
+    return api.create_response(request, body, status=422)
+
+
 api.add_router("/", core_router)
 api.add_router("/", accounts_router)
+api.add_router("/", connectors_router)

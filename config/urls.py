@@ -31,5 +31,6 @@ urlpatterns = [
     path("readyz", core_views.readyz, name="readyz"),
     path("accounts/", include(account_urls)),
     path("api/v1/", include((_api_urls(), "api"), namespace="api")),
+    path("connectors/", include("apps.connectors.urls")),
     path("", include("apps.ui.urls")),
 ]

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from encrypted_fields.fields import EncryptedCharField
+from pydantic import BaseModel
+
+from apps.connectors.base import CheckReport, Connector, Role
+from apps.connectors.registry import CONNECTORS, build_connector, connector_class
+
+
+class Connection(models.Model):
+    """One configured Zammad or Kimai (or any registered kind): where it is and how to log in."""
+
+    kind = models.CharField(max_length=30, choices=[(k, k.capitalize()) for k in CONNECTORS])
+    name = models.CharField(max_length=100, unique=True)
+    base_url = models.URLField(max_length=500)
+    # Fernet-encrypted at rest (keys from SECRET_KEY and SALT_KEY); never returned or logged.
+    token = EncryptedCharField(max_length=2000)
+    settings = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    last_checked = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_check = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["kind", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+    @property
+    def role(self) -> Role:
+        return connector_class(self.kind).role
+
+    @property
+    def token_hint(self) -> str:
+        """Enough to recognise a token, never enough to use it."""
+        token = self.token or ""
+        if len(token) <= 8:
+            return "••••" if token else ""
+        return f"••••{token[-4:]}"
+
+    def settings_model(self) -> BaseModel:
+        return connector_class(self.kind).settings_model.model_validate(self.settings or {})
+
+    def connector(self, **options: Any) -> Connector:
+        return build_connector(
+            self.kind,
+            self.base_url,
+            self.token,
+            self.settings or {},
+            connection_id=self.pk,
+            **options,
+        )
+
+    def record_check(self, report: CheckReport) -> None:
+        self.last_checked = timezone.now()
+        self.last_check = report.as_dict()
+        self.last_error = "" if report.ok else "; ".join(report.problems) or "check failed"
+        Connection.objects.filter(pk=self.pk).update(
+            last_checked=self.last_checked, last_check=self.last_check, last_error=self.last_error
+        )

@@ -1,0 +1,95 @@
+"""Form fields for a connector's settings, derived from its pydantic settings model.
+
+Each connector kind declares its settings once (``<kind>/config.py``); the Connectors page renders
+and reads them from the model's JSON schema, so a new connector needs no form code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.http import QueryDict
+from pydantic import BaseModel
+
+# Nested tuning (timeouts, retries) keeps its defaults in the UI; the API can set it.
+SKIPPED_TYPES = {"object", "array"}
+
+
+@dataclass(frozen=True)
+class SettingField:
+    name: str
+    label: str
+    input_type: str  # "select", "number", "checkbox", "text"
+    value: Any
+    help: str = ""
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+    step: str = "any"
+
+    @property
+    def form_name(self) -> str:
+        return f"settings.{self.name}"
+
+
+def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Unwrap $ref and Optional (anyOf with null); return the schema and whether null is allowed."""
+    optional = False
+    if "anyOf" in schema:
+        options = [s for s in schema["anyOf"] if s.get("type") != "null"]
+        optional = len(options) < len(schema["anyOf"])
+        schema = {**schema, **options[0]} if options else schema
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        schema = {**root.get("$defs", {}).get(name, {}), **schema}
+    return schema, optional
+
+
+def setting_fields(
+    model: type[BaseModel], values: dict[str, Any] | None = None
+) -> list[SettingField]:
+    schema = model.model_json_schema()
+    current = model.model_validate(values or {}).model_dump(mode="json")
+    fields = []
+    for name, raw in schema.get("properties", {}).items():
+        prop, optional = _resolve(raw, schema)
+        kind = prop.get("type")
+        if kind in SKIPPED_TYPES or "properties" in prop:
+            continue
+        if "enum" in prop:
+            input_type, choices = "select", tuple(str(c) for c in prop["enum"])
+        elif kind == "boolean":
+            input_type, choices = "checkbox", ()
+        elif kind in ("integer", "number"):
+            input_type, choices = "number", ()
+        else:
+            input_type, choices = "text", ()
+        fields.append(
+            SettingField(
+                name=name,
+                label=raw.get("title") or prop.get("title") or name.replace("_", " ").capitalize(),
+                input_type=input_type,
+                value=current.get(name),
+                help=raw.get("description") or prop.get("description") or "",
+                choices=choices,
+                optional=optional,
+                step="1" if kind == "integer" else "any",
+            )
+        )
+    return fields
+
+
+def settings_from_post(model: type[BaseModel], data: QueryDict) -> dict[str, Any]:
+    """Read the settings fields of a submitted form; blank optional fields become None."""
+    result: dict[str, Any] = {}
+    for field in setting_fields(model):
+        if field.input_type == "checkbox":
+            result[field.name] = data.get(field.form_name) == "on"
+            continue
+        raw = (data.get(field.form_name) or "").strip()
+        if raw == "":
+            if field.optional:
+                result[field.name] = None
+            continue
+        result[field.name] = raw
+    return result

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from apps.connectors.models import Connection
+from apps.connectors.registry import CONNECTORS, settings_model
+from apps.connectors.services import (
+    ConnectionInput,
+    ConnectionInvalid,
+    check_connection,
+    check_values,
+    clean_connection,
+    save_connection,
+)
+from apps.connectors.settings_fields import setting_fields, settings_from_post
+from apps.ui.http import HtmxHttpRequest
+
+
+@require_GET
+def connection_list(request: HtmxHttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "connectors/list.html",
+        {"connections": Connection.objects.all(), "kinds": sorted(CONNECTORS)},
+    )
+
+
+def _input_from_post(kind: str, request: HtmxHttpRequest) -> ConnectionInput:
+    return ConnectionInput(
+        kind=kind,
+        name=request.POST.get("name", ""),
+        base_url=request.POST.get("base_url", ""),
+        token=request.POST.get("token", ""),
+        settings=settings_from_post(settings_model(kind), request.POST),
+        enabled=request.POST.get("enabled") == "on",
+    )
+
+
+def _form_context(
+    kind: str, instance: Connection | None, data: ConnectionInput | None, errors: dict[str, Any]
+) -> dict[str, Any]:
+    settings_values = data.settings if data else (instance.settings if instance else {})
+    try:
+        fields = setting_fields(settings_model(kind), settings_values)
+    except ValueError:
+        fields = setting_fields(settings_model(kind), instance.settings if instance else {})
+    return {
+        "kind": kind,
+        "connection": instance,
+        "values": data or instance,
+        "errors": errors,
+        "setting_fields": fields,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+def connection_new(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    if kind not in CONNECTORS:
+        raise Http404("unknown connector kind")
+    return _edit(request, kind, None)
+
+
+@require_http_methods(["GET", "POST"])
+def connection_edit(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=connection_id)
+    return _edit(request, connection.kind, connection)
+
+
+def _edit(request: HtmxHttpRequest, kind: str, instance: Connection | None) -> HttpResponse:
+    if request.method != "POST":
+        context = _form_context(kind, instance, None, {})
+        return render(request, "connectors/form.html", context)
+    data = _input_from_post(kind, request)
+    try:
+        connection, report = save_connection(data, instance)
+    except ConnectionInvalid as invalid:
+        context = _form_context(kind, instance, data, invalid.errors)
+        context["report"] = invalid.report
+        return render(request, "connectors/form.html", context, status=400)
+    verb = "Saved" if instance else "Added"
+    messages.success(
+        request, f"{verb} {connection.name}: {'ready' if report.ok else 'see the check'}."
+    )
+    return redirect("connectors:list")
+
+
+@require_POST
+def connection_check(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=connection_id)
+    report = check_connection(connection)
+    connection.refresh_from_db()
+    return render(
+        request,
+        "connectors/list.html#connection-card",
+        {"connection": connection, "report": report},
+    )
+
+
+@require_POST
+def connection_check_unsaved(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    """The form's Test button: check the values as typed, before anything is saved."""
+    if kind not in CONNECTORS:
+        raise Http404("unknown connector kind")
+    instance = None
+    if request.POST.get("connection_id", "").isdigit():
+        instance = Connection.objects.filter(pk=int(request.POST["connection_id"])).first()
+    data = _input_from_post(kind, request)
+    try:
+        cleaned = clean_connection(data, instance)
+    except ConnectionInvalid as invalid:
+        return render(request, "connectors/_check.html", {"errors": invalid.errors}, status=400)
+    return render(request, "connectors/_check.html", {"report": check_values(cleaned, instance)})
+
+
+@require_POST
+def connection_delete(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=connection_id)
+    name = connection.name
+    connection.delete()
+    messages.success(request, f"Deleted {name}.")
+    return redirect("connectors:list")
