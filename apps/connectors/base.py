@@ -338,6 +338,12 @@ class Connector(ABC):
     def forget_lookups(self) -> None:
         """Drop what this instance remembers (tickets, users, reference data, the caller)."""
 
+    @abstractmethod
+    def fetch_reference_data(self) -> ReferenceData:
+        """What mappings choose from, hidden records included: a source's people,
+        organizations and activity types; a target's users, customers, projects, activities
+        and tags."""
+
     def supports(self, capability: Capability) -> bool:
         return capability in self.capabilities
 
@@ -382,10 +388,6 @@ class SourceConnector(Connector):
     def fetch_all_entries(self) -> Iterator[TimeEntry]:
         """Every entry: the first load, and the full id scan that finds deletions."""
 
-    @abstractmethod
-    def fetch_reference_data(self) -> ReferenceData:
-        """People, organizations and activity types, for mapping."""
-
 
 class TargetConnector(Connector):
     """Where timesheets are written (Kimai)."""
@@ -411,7 +413,3 @@ class TargetConnector(Connector):
     @abstractmethod
     def search_by_marker(self, marker: str) -> list[TimeEntry]:
         """Timesheets whose description contains ``marker`` as a whole word."""
-
-    @abstractmethod
-    def fetch_reference_data(self) -> ReferenceData:
-        """Users, customers, projects, activities and tags, hidden ones included."""
