@@ -495,9 +495,6 @@ class FormErrors:
         elif message not in self.root:
             self.root.append(message)
 
-    def has(self, path: str) -> bool:
-        return bool(self.children.get(path))
-
     def __bool__(self) -> bool:
         return bool(self.root) or any(self.children.values())
 

@@ -7,12 +7,14 @@ drives the double over HTTP, in-process through ``double.transport()`` or over l
 from __future__ import annotations
 
 import json
+import queue
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import pytest
@@ -922,6 +924,8 @@ def test_it_forbids_deleting_a_record_in_a_locked_period(kimai: KimaiDouble) -> 
     record = seed(kimai, "anna", "2024-04-29T08:00:00")
     kimai.set_lockdown(datetime(2024, 4, 1), datetime(2024, 4, 30, 23, 59, 59))
     assert api(kimai, ANNA).delete(f"/api/timesheets/{record}").status_code == 403
+    kimai.clear_lockdown()
+    assert api(kimai, ANNA).delete(f"/api/timesheets/{record}").status_code == 204
 
 
 def test_it_keeps_locked_records_editable_during_the_grace_period(kimai: KimaiDouble) -> None:
@@ -1026,6 +1030,26 @@ def test_it_renders_the_timesheet_entity_exactly(kimai: KimaiDouble) -> None:
     }  # fmt: skip
 
 
+def test_it_starts_a_record_without_begin_at_the_current_minute(kimai: KimaiDouble) -> None:
+    kimai.set_now(datetime(2024, 5, 8, 10, 17, 42, tzinfo=UTC))
+    created = api(kimai, TOM).post("/api/timesheets", json={"project": 1, "activity": 1}).json()
+    assert (created["begin"], created["end"]) == ("2024-05-08T06:17:00-0400", None)
+
+
+def test_it_forbids_creating_timesheets_once_the_role_loses_the_permission(
+    kimai: KimaiDouble,
+) -> None:
+    kimai.revoke("ROLE_USER", "create_own_timesheet")
+    assert api(kimai, ANNA).post("/api/timesheets", json=sheet()).status_code == 403
+
+
+def test_it_shows_meta_values_set_after_seeding(kimai: KimaiDouble) -> None:
+    record = seed(kimai, "anna", "2024-05-06T08:00:00")
+    kimai.set_meta(record, "ExternalId", "X-2")
+    body = api(kimai, ANNA).get(f"/api/timesheets/{record}").json()
+    assert body["metaFields"] == [{"name": "externalid", "value": "X-2"}]
+
+
 def test_it_shows_visible_meta_fields_with_lower_cased_names(kimai: KimaiDouble) -> None:
     kimai.register_meta_field("internal", visible=False)
     record = seed(kimai, "anna", "2024-05-06T08:00:00", meta={"ExternalId": "X-1", "internal": "y"})
@@ -1087,10 +1111,10 @@ def test_it_commits_before_an_injected_server_error(kimai: KimaiDouble) -> None:
     kimai.inject(Fault("error_after_commit", method="POST", path_prefix="/api/timesheets"))
     response = api(kimai, ANNA).post("/api/timesheets", json=sheet(description="[zks-9]"))
     assert response.status_code == 500
-    assert [t.description for t in kimai.timesheets_of("anna")] == ["[zks-9]"]
+    assert [t.user_id for t in kimai.find_timesheets("zks-9")] == [kimai.user_id("anna")]
 
 
-def test_it_seeds_the_demo_dataset(kimai: KimaiDouble) -> None:
+def test_it_seeds_the_demo_dataset() -> None:
     dataset = demo_dataset(now=NOW)
     double = KimaiDouble(clock=lambda: NOW)
     seed_from_dataset(double, dataset)
@@ -1100,21 +1124,22 @@ def test_it_seeds_the_demo_dataset(kimai: KimaiDouble) -> None:
     assert len(manual) == len(dataset.kimai_manual_timesheets) == 2
 
 
+def _pump(stream: IO[str] | None, sink: queue.Queue[str]) -> None:
+    for line in stream or ():
+        sink.put(line)
+
+
 def test_it_runs_standalone_and_prints_its_url_and_tokens() -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.doubles.kimai", "--port", "0", "--seed", "demo"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    command = [sys.executable, "-m", "tests.doubles.kimai", "--port", "0", "--seed", "demo"]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
     try:
-        assert process.stdout is not None
-        first, second = process.stdout.readline(), process.stdout.readline()
-        base_url = first.split(" on ")[1].split()[0]
-        assert httpx.get(
-            f"{base_url}/api/ping", headers={"Authorization": "Bearer kimai-demo-token"}
-        ).json() == {"message": "pong"}
-        assert "sync-bot: kimai-demo-token" in second
+        banner, token_line = lines.get(timeout=10), lines.get(timeout=10)
+        base_url = banner.split(" on ")[1].split()[0]
+        headers = {"Authorization": "Bearer kimai-demo-token"}
+        assert httpx.get(f"{base_url}/api/ping", headers=headers).json() == {"message": "pong"}
+        assert "sync-bot: kimai-demo-token" in token_line
     finally:
         process.terminate()
         process.wait(timeout=5)
