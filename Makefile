@@ -8,12 +8,13 @@ LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) 2>/dev/null | cut -c1-16)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint format check-containers clean help
+.PHONY: run test lint format check-containers demo clean help
 
 help:
 	@echo "make run     serve http://127.0.0.1:8000 with a worker (Ctrl-C stops everything)"
 	@echo "make test    run the whole test suite"
 	@echo "make lint    ruff check + ruff format --check + mypy"
+	@echo "make demo    run the Zammad and Kimai test doubles with demo data on 127.0.0.1"
 
 $(STAMP): $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +44,9 @@ format: $(STAMP)
 
 check-containers: $(STAMP)
 	$(BIN)/python -m pytest tests/deploy -q
+
+demo: $(STAMP)
+	$(BIN)/python -m tests.doubles.serve
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

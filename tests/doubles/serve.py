@@ -1,0 +1,61 @@
+"""Run the Zammad and Kimai doubles together on 127.0.0.1 with the demo data set.
+
+    python -m tests.doubles.serve [--zammad-port 8082] [--kimai-port 8081] [--latency-ms 20]
+                                  [--weeks 4] [--webhook-url URL --webhook-secret SECRET]
+
+Both doubles share one data set (tests/doubles/dataset.py), so Zammad agents match Kimai users
+by e-mail (all but one: the temp stays unmapped). Prints what to paste into the Connectors page,
+then serves until Ctrl-C. Used for the demo (`make demo`), browser tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from collections.abc import Sequence
+
+from tests.doubles.dataset import demo_dataset
+from tests.doubles.kimai import KimaiDouble
+from tests.doubles.kimai import seed_from_dataset as seed_kimai
+from tests.doubles.zammad import ZammadDouble
+from tests.doubles.zammad import seed_from_dataset as seed_zammad
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--zammad-port", type=int, default=8082)
+    parser.add_argument("--kimai-port", type=int, default=8081)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--weeks", type=int, default=4)
+    parser.add_argument("--webhook-url")
+    parser.add_argument("--webhook-secret")
+    args = parser.parse_args(argv)
+
+    dataset = demo_dataset(weeks=args.weeks)
+    zammad, kimai = ZammadDouble(), KimaiDouble()
+    seed_zammad(zammad, dataset)
+    seed_kimai(kimai, dataset)
+    for double in (zammad, kimai):
+        double.latency = args.latency_ms / 1000
+    if args.webhook_url:
+        zammad.configure_webhook(args.webhook_url, signature_token=args.webhook_secret)
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with zammad.serve(args.zammad_port) as zammad_url, kimai.serve(args.kimai_port) as kimai_url:
+        print(f"Zammad double: {zammad_url}  token: {dataset.zammad_token}")
+        print(f"Kimai double:  {kimai_url}  token: {dataset.kimai_token}")
+        print(
+            f"{len(dataset.entries)} time accountings on {len(dataset.tickets)} tickets by "
+            f"{len(dataset.agents)} agents. Ctrl-C stops.",
+            flush=True,
+        )
+        stop.wait()
+    zammad.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
