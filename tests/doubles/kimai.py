@@ -2108,7 +2108,7 @@ class KimaiDouble(Double):
             # "false" is true (§6 Billable).
             sheet.billable_mode = "yes" if _php_bool(data["billable"]) else "no"
 
-        self._validate_timesheet(caller, sheet, errors, unsynced, is_new=is_new, current=current)
+        self._validate_timesheet(caller, sheet, errors, unsynced, is_new=is_new)
         if any(name not in fields for name in data):
             errors.add(None, MSG_EXTRA_FIELDS)  # FormValidator adds it after the data's errors
         return errors, submitted - unsynced
@@ -2135,15 +2135,14 @@ class KimaiDouble(Double):
         unsynced: set[str],
         *,
         is_new: bool,
-        current: Timesheet | None,
     ) -> None:
         """The entity constraints of §7, in the order Kimai's validator runs them."""
 
-        def violation(path: str | None, message: str) -> None:
-            # The ViolationMapper drops violations for fields whose transformation failed.
-            if path is not None and path in unsynced:
-                return
-            errors.add(path, message)
+        def violation(path: str, message: str) -> None:
+            # Paths that are no form field (begin_date, duration, ...) land in the root (§3);
+            # the ViolationMapper drops violations for fields whose transformation failed.
+            if path not in unsynced:
+                errors.add(path, message)
 
         begin, end = sheet.begin, sheet.end
         activity = self.activities.get(sheet.activity_id)
@@ -2152,9 +2151,9 @@ class KimaiDouble(Double):
 
         # TimesheetBasic
         if begin is None:
-            violation(None, MSG_MISSING_BEGIN)
+            violation("begin_date", MSG_MISSING_BEGIN)
         elif end is not None and begin > end:
-            violation(None, MSG_END_BEFORE_BEGIN)
+            violation("end_date", MSG_END_BEFORE_BEGIN)
         if activity is None and self.config.require_activity:
             violation("activity", MSG_MISSING_ACTIVITY)
         if project is None:
@@ -2167,14 +2166,14 @@ class KimaiDouble(Double):
         if project is not None and begin is not None:
             project_start, project_end = _project_bounds(project)
             if project_start is not None and begin < project_start:
-                violation(None, MSG_PROJECT_NOT_STARTED)
+                violation("begin_date", MSG_PROJECT_NOT_STARTED)
             elif project_end is not None and begin > project_end:
-                violation(None, MSG_PROJECT_FINISHED)
+                violation("begin_date", MSG_PROJECT_FINISHED)
             if end is not None:
                 if project_end is not None and end > project_end:
-                    violation(None, MSG_PROJECT_FINISHED)
+                    violation("end_date", MSG_PROJECT_FINISHED)
                 elif project_start is not None and end < project_start:
-                    violation(None, MSG_PROJECT_NOT_STARTED)
+                    violation("end_date", MSG_PROJECT_NOT_STARTED)
 
         # TimesheetDeactivated: new or running records only
         if is_new or end is None:
@@ -2184,7 +2183,7 @@ class KimaiDouble(Double):
                 if not project.visible:
                     violation("project", MSG_DISABLED_PROJECT)
                 if not self.customers[project.customer_id].visible:
-                    violation(None, MSG_DISABLED_CUSTOMER)
+                    violation("customer", MSG_DISABLED_CUSTOMER)
 
         if begin is not None:
             self._validate_times(caller, sheet, violation)
@@ -2200,7 +2199,7 @@ class KimaiDouble(Double):
             and None not in (owner, project, activity)
             and not self._timesheet_vote(caller, "start", sheet)
         ):
-            violation(None, MSG_RESTART_DENIED)
+            violation("end_date", MSG_RESTART_DENIED)
 
         # Property constraints (NotNull, GreaterThanOrEqual(0))
         if begin is None:
@@ -2216,8 +2215,9 @@ class KimaiDouble(Double):
                 violation(path, MSG_GREATER_EQUAL_ZERO)
 
     def _validate_times(
-        self, caller: User, sheet: Timesheet, violation: Callable[[str | None, str], None]
+        self, caller: User, sheet: Timesheet, violation: Callable[[str, str], None]
     ) -> None:
+        """The time rules of §7; `violation` gets Kimai's property path for each."""
         begin, end = sheet.begin, sheet.end
         config = self.config
         # TimesheetOverlapping (allow_overlapping_records, default true)
@@ -2226,31 +2226,31 @@ class KimaiDouble(Double):
             and not (end is not None and begin > end)
             and self._overlaps(sheet)
         ):
-            violation(None, MSG_OVERLAPPING)
+            violation("begin_date", MSG_OVERLAPPING)
         if end is not None:
             duration = _seconds_between(begin, end)
             if not config.allow_zero_duration and duration == 0:
-                violation(None, MSG_ZERO_DURATION)
+                violation("duration", MSG_ZERO_DURATION)
             if duration < 0:
-                violation(None, MSG_NEGATIVE_DURATION)
+                violation("duration", MSG_NEGATIVE_DURATION)
             if duration > _MAX_DURATION_SECONDS:
-                violation(None, MSG_MAX_DURATION)
+                violation("duration", MSG_MAX_DURATION)
             elif config.long_running_duration > 0 and duration / 60 > config.long_running_duration:
-                violation(None, _long_running_message(config.long_running_duration))
+                violation("duration", _long_running_message(config.long_running_duration))
         # TimesheetFutureTimes: slack = rounding minutes + 60 s
         if not config.allow_future_times:
             now = int(self.now().timestamp())
             if now + config.rounding_begin_minutes * 60 + 60 < int(begin.timestamp()):
-                violation(None, MSG_BEGIN_FUTURE)
+                violation("begin_date", MSG_BEGIN_FUTURE)
             if end is not None and now + config.rounding_end_minutes * 60 + 60 < int(
                 end.timestamp()
             ):
-                violation(None, MSG_END_FUTURE)
+                violation("end_time", MSG_END_FUTURE)
         # TimesheetLockdown, unless the caller may override it
         if self._lockdown_active() and not self._perm(caller, "lockdown_override_timesheet"):
             grace = self._perm(caller, "lockdown_grace_timesheet")
             if not self._lockdown_editable(begin, self.now(), grace):
-                violation(None, MSG_LOCKED)
+                violation("begin_date", MSG_LOCKED)
 
     def _overlaps(self, sheet: Timesheet) -> bool:
         """TimesheetRepository::hasRecordForTime with its one-second tolerance."""
@@ -2454,7 +2454,7 @@ class KimaiDouble(Double):
             sheet.description = original.description
             sheet.tag_ids = list(original.tag_ids)
             sheet.meta = {k: replace(v) for k, v in original.meta.items()}
-        self._validate_for_service(caller, sheet, is_new=True)
+        self._validate_for_service(caller, sheet)
         sheet.id = self._next_id("timesheet")
         self._save_timesheet(sheet, rates_given=False)
         self.timesheets[sheet.id] = sheet
@@ -2472,7 +2472,7 @@ class KimaiDouble(Double):
         copy = _copy_timesheet(original)
         copy.id = 0
         copy.exported = False
-        self._validate_for_service(caller, copy, is_new=True)
+        self._validate_for_service(caller, copy)
         copy.id = self._next_id("timesheet")
         self._save_timesheet(copy)
         self.timesheets[copy.id] = copy
@@ -2480,12 +2480,12 @@ class KimaiDouble(Double):
             self._stop_other_running(copy)
         return Reply(200, self._timesheet_json(copy, caller, entity=True))
 
-    def _validate_for_service(self, caller: User, sheet: Timesheet, *, is_new: bool) -> None:
+    def _validate_for_service(self, caller: User, sheet: Timesheet) -> None:
         """TimesheetService::validateTimesheet: the ValidationFailedException shape (§3)."""
         collected: dict[str, list[str]] = {}
 
-        def violation(path: str | None, message: str) -> None:
-            collected.setdefault(path or "begin_date", []).append(message)
+        def violation(path: str, message: str) -> None:
+            collected.setdefault(path, []).append(message)
 
         if sheet.end is not None and sheet.begin > sheet.end:
             violation("end_date", MSG_END_BEFORE_BEGIN)

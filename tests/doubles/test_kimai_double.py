@@ -982,6 +982,17 @@ def test_it_reports_a_failed_stop_in_the_service_error_shape(kimai: KimaiDouble)
     }
 
 
+def test_it_refuses_an_overlapping_duplicate_in_the_service_error_shape(
+    kimai: KimaiDouble,
+) -> None:
+    kimai.configure(allow_overlapping_records=False)
+    record = seed(kimai, "admin", "2024-05-06T08:00:00")
+    response = api(kimai).patch(f"/api/timesheets/{record}/duplicate")
+    assert response.json()["errors"] == {
+        "children": {"begin_date": {"errors": ["You already have an entry for this time."]}}
+    }
+
+
 def test_it_updates_a_customer_partially(kimai: KimaiDouble) -> None:
     response = api(kimai).patch("/api/customers/1", json={"company": "ACME GmbH"})
     assert (response.json()["name"], response.json()["company"]) == ("ACME", "ACME GmbH")
