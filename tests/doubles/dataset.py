@@ -323,8 +323,10 @@ def _kimai_users() -> list[KimaiUser]:
         for a in AGENTS
         if a.kimai_username
     ]
+    # Super-Admin: the only default Kimai role allowed to list users (view_user), which the
+    # automatic matching of agents by e-mail needs; Teamlead or Admin can book but not list.
     users.append(
-        KimaiUser("sync-bot", "sync-bot@example.com", "Europe/Berlin", "ROLE_ADMIN",
+        KimaiUser("sync-bot", "sync-bot@example.com", "Europe/Berlin", "ROLE_SUPER_ADMIN",
                   token="kimai-demo-token")
     )  # fmt: skip
     return users
