@@ -2152,7 +2152,9 @@ class KimaiDouble(Double):
         # TimesheetBasic
         if begin is None:
             violation("begin_date", MSG_MISSING_BEGIN)
-        elif end is not None and begin > end:
+        # Compare instants: Python compares datetimes sharing a ZoneInfo by wall clock and
+        # ignores `fold`, which gets the repeated hour after a DST fall-back wrong.
+        elif end is not None and begin.timestamp() > end.timestamp():
             violation("end_date", MSG_END_BEFORE_BEGIN)
         if activity is None and self.config.require_activity:
             violation("activity", MSG_MISSING_ACTIVITY)
@@ -2223,7 +2225,7 @@ class KimaiDouble(Double):
         # TimesheetOverlapping (allow_overlapping_records, default true)
         if (
             not config.allow_overlapping_records
-            and not (end is not None and begin > end)
+            and not (end is not None and begin.timestamp() > end.timestamp())
             and self._overlaps(sheet)
         ):
             violation("begin_date", MSG_OVERLAPPING)
@@ -2487,7 +2489,7 @@ class KimaiDouble(Double):
         def violation(path: str, message: str) -> None:
             collected.setdefault(path, []).append(message)
 
-        if sheet.end is not None and sheet.begin > sheet.end:
+        if sheet.end is not None and sheet.begin.timestamp() > sheet.end.timestamp():
             violation("end_date", MSG_END_BEFORE_BEGIN)
         self._validate_times(caller, sheet, violation)
         if collected:

@@ -638,6 +638,14 @@ def test_it_floors_begin_and_ceils_end_to_the_minute(kimai: KimaiDouble) -> None
     assert created["duration"] == 46500
 
 
+def test_it_orders_begin_and_end_by_instant_across_a_dst_fall_back(kimai: KimaiDouble) -> None:
+    # 02:30 CEST (00:30 UTC) to 02:00 CET (01:00 UTC) is 30 minutes, although 02:00 < 02:30.
+    body = sheet(begin="2026-10-25T02:30:00", end="2026-10-25T02:00:00+01:00")
+    response = api(kimai, ANNA).post("/api/timesheets", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["duration"] == 1800
+
+
 def test_it_accepts_a_space_separated_time_without_seconds(kimai: KimaiDouble) -> None:
     body = sheet(begin="2024-05-06 08:15", end="2024-05-06 09:00")
     assert api(kimai, ANNA).post("/api/timesheets", json=body).json()["duration"] == 2700
