@@ -35,6 +35,8 @@ def url_for_test_database(name: str | None = None) -> str:
 def child_env(**overrides: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     env.pop("DATABASE_URL", None)
+    # Set in-process for Playwright's event loop (tests/conftest.py); never for real processes.
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     env.update(overrides)
     return env
 
