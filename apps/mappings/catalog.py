@@ -1,0 +1,194 @@
+"""Kimai's reference data indexed for mapping, and Kimai's rules about what may go together.
+
+Built once per run (or per page) from a :class:`ReferenceData`; lookups by id and by name are
+dictionary reads, so planning 100,000 entries never scans lists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from apps.connectors.base import (
+    ReferenceActivity,
+    ReferenceCustomer,
+    ReferenceData,
+    ReferenceProject,
+    ReferenceUser,
+)
+
+# kimai-api.md §6 "Project and activity choice lists" and §7: the rule we must respect.
+KIMAI_ACTIVITY_RULE = (
+    "Kimai books an activity on a project only if the activity belongs to that project, or is "
+    "global and the project allows global activities."
+)
+
+
+GONE = "no longer exists (deleted, or not visible to the token)"
+
+
+def _key(name: str) -> str:
+    return name.strip().casefold()
+
+
+@dataclass
+class Catalog:
+    """Kimai customers, projects, activities and users by id; visible ones also by name."""
+
+    customers: dict[str, ReferenceCustomer] = field(default_factory=dict)
+    projects: dict[str, ReferenceProject] = field(default_factory=dict)
+    activities: dict[str, ReferenceActivity] = field(default_factory=dict)
+    users: dict[str, ReferenceUser] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    customers_by_name: dict[str, ReferenceCustomer] = field(default_factory=dict)
+    projects_by_name: dict[tuple[str, str], ReferenceProject] = field(default_factory=dict)
+    global_activities_by_name: dict[str, ReferenceActivity] = field(default_factory=dict)
+    project_activities_by_name: dict[tuple[str, str], ReferenceActivity] = field(
+        default_factory=dict
+    )
+    users_by_email: dict[str, ReferenceUser] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, reference: ReferenceData) -> Catalog:
+        catalog = cls(
+            customers={c.id: c for c in reference.customers},
+            projects={p.id: p for p in reference.projects},
+            activities={a.id: a for a in reference.activities},
+            users={u.id: u for u in reference.users},
+            tags=reference.tags,
+        )
+        # Reversed, so that of two records with the same name the first one listed wins.
+        for customer in reversed(reference.customers):
+            if customer.visible:
+                catalog.customers_by_name[_key(customer.name)] = customer
+        for project in reversed(reference.projects):
+            if project.visible:
+                catalog.projects_by_name[(project.customer_id, _key(project.name))] = project
+        for activity in reversed(reference.activities):
+            if not activity.visible:
+                continue
+            if activity.project_id is None:
+                catalog.global_activities_by_name[_key(activity.name)] = activity
+            else:
+                key = (activity.project_id, _key(activity.name))
+                catalog.project_activities_by_name[key] = activity
+        for user in reversed(reference.users):
+            if user.email and user.active:
+                catalog.users_by_email[user.email.casefold()] = user
+        return catalog
+
+    @property
+    def empty(self) -> bool:
+        return not (self.customers or self.projects or self.activities)
+
+    # -- names for people ---------------------------------------------------------------------
+    def customer_label(self, customer_id: str) -> str:
+        customer = self.customers.get(customer_id)
+        return customer.name if customer else f"customer #{customer_id}"
+
+    def project_label(self, project_id: str) -> str:
+        project = self.projects.get(project_id)
+        if project is None:
+            return f"project #{project_id}"
+        return f"{self.customer_label(project.customer_id)} / {project.name}"
+
+    def activity_label(self, activity_id: str) -> str:
+        activity = self.activities.get(activity_id)
+        if activity is None:
+            return f"activity #{activity_id}"
+        if activity.project_id is None:
+            return f"{activity.name} (global)"
+        return f"{activity.name} ({self.project_label(activity.project_id)})"
+
+    # -- lookups ------------------------------------------------------------------------------
+    def customer_named(self, name: str) -> ReferenceCustomer | None:
+        return self.customers_by_name.get(_key(name))
+
+    def project_named(self, customer_id: str, name: str) -> ReferenceProject | None:
+        return self.projects_by_name.get((customer_id, _key(name)))
+
+    def activity_named(self, name: str, project_id: str | None) -> ReferenceActivity | None:
+        """The project's own activity of that name, else a global one."""
+        if project_id is not None:
+            own = self.project_activities_by_name.get((project_id, _key(name)))
+            if own is not None:
+                return own
+        return self.global_activities_by_name.get(_key(name))
+
+    def user_with_email(self, email: str | None) -> ReferenceUser | None:
+        return self.users_by_email.get(email.casefold()) if email else None
+
+    # -- what is wrong with a choice ----------------------------------------------------------
+    def project_problem(self, project_id: str) -> str | None:
+        """Why a timesheet cannot be booked on this project, or None."""
+        project = self.projects.get(project_id)
+        if project is None:
+            return f"Kimai project #{project_id} {GONE}."
+        if not project.visible:
+            return (
+                f"Kimai project “{project.name}” is hidden; Kimai books nothing on hidden projects."
+            )
+        customer = self.customers.get(project.customer_id)
+        if customer is not None and not customer.visible:
+            return (
+                f"Kimai customer “{customer.name}” of project “{project.name}” is hidden; Kimai "
+                "books nothing below a hidden customer."
+            )
+        return None
+
+    def customer_problem(self, customer_id: str) -> str | None:
+        customer = self.customers.get(customer_id)
+        if customer is None:
+            return f"Kimai customer #{customer_id} {GONE}."
+        if not customer.visible:
+            return f"Kimai customer “{customer.name}” is hidden; Kimai books nothing below it."
+        return None
+
+    def activity_problem(self, activity_id: str) -> str | None:
+        activity = self.activities.get(activity_id)
+        if activity is None:
+            return f"Kimai activity #{activity_id} {GONE}."
+        if not activity.visible:
+            return f"Kimai activity “{activity.name}” is hidden; Kimai books nothing on it."
+        return None
+
+    def combination_problem(
+        self, activity: ReferenceActivity, project: ReferenceProject | None
+    ) -> str | None:
+        """Kimai's activity/project rule, explained; ``project`` None: a project to be created
+        (the sync creates projects that allow global activities)."""
+        if project is None:
+            if activity.project_id is None:
+                return None
+            return (
+                f"“{activity.name}” belongs to project "
+                f"“{self.project_label(activity.project_id)}”, but this entry needs a new "
+                f"project. {KIMAI_ACTIVITY_RULE} Choose a global activity."
+            )
+        if activity.project_id is None:
+            if project.global_activities:
+                return None
+            return (
+                f"“{activity.name}” is a global activity and project “{project.name}” does not "
+                f"allow global activities. {KIMAI_ACTIVITY_RULE} Choose one of the project's own "
+                "activities, or allow global activities on the project in Kimai."
+            )
+        if activity.project_id == project.id:
+            return None
+        return (
+            f"“{activity.name}” belongs to project “{self.project_label(activity.project_id)}”, "
+            f"not to “{project.name}”. {KIMAI_ACTIVITY_RULE}"
+        )
+
+    def activities_for(self, project_id: str | None) -> list[ReferenceActivity]:
+        """Visible activities Kimai accepts on the project (globals when it allows them)."""
+        project = self.projects.get(project_id) if project_id else None
+        result = []
+        for activity in self.activities.values():
+            if not activity.visible:
+                continue
+            if activity.project_id is None:
+                if project is None or project.global_activities:
+                    result.append(activity)
+            elif project is not None and activity.project_id == project.id:
+                result.append(activity)
+        return sorted(result, key=lambda a: (a.project_id is None, a.name.casefold()))

@@ -1,0 +1,907 @@
+"""From a Zammad time accounting to a Kimai timesheet: every field decided, and why.
+
+The sync engine loads a :class:`MappingContext` once per run (a constant number of queries) and
+calls :func:`plan_timesheet` for each entry: pure, no I/O, no regex compiled per entry. The
+decision order, which docs/ARCHITECTURE.md repeats for people:
+
+1. **User**: a saved user mapping (by hand, or matched by e-mail), else a Kimai user with the
+   agent's e-mail (ignoring case), else the fallback user if the settings say so, else a
+   ``unmapped_user`` problem. Never the token's owner by default.
+2. **Rule**: the first rule whose conditions all hold. A rule that needs ticket details the
+   source did not give (group, customer, tags) stops the search with ``missing_ticket_details``
+   rather than letting a later rule book the entry somewhere else.
+3. **Customer and project**: the rule's project; or, for "one project per organization/ticket",
+   the project made for it earlier (a :class:`KimaiLink`), else one of the same name, else a
+   ``project_to_create`` (and maybe ``customer_to_create``) for the sync engine.
+4. **Activity**: the rule's, else the activity mapping of the Zammad type, else a Kimai activity
+   of the same name (the project's own first, then global ones); then Kimai's rule that the
+   activity belongs to the project or is global on a project allowing globals.
+5. **Billable**: the rule's yes/no, else Kimai decides (billable when activity, project and
+   customer all are; predicted here for the tag).
+6. **Begin, end, duration**: :mod:`apps.mappings.timebox` in the Kimai user's time zone.
+7. **Tags**: the fixed tags, the rule's extra tags, and the billable tag.
+8. **Description**: the template, then the marker that identifies the source entry.
+
+Messages in problems and the ``reason`` of each decision name people by id only, so the sync
+engine may store them (apps/gdpr keeps names and e-mails in one table). ``display`` values may
+carry names: they are for screens.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from apps.connectors.base import (
+    ReferenceActivity,
+    ReferenceData,
+    ReferenceProject,
+    TimesheetDraft,
+    validate_marker,
+)
+from apps.connectors.entry import TimeEntry, unique_tags
+from apps.mappings.catalog import Catalog
+from apps.mappings.rules import (
+    DEFAULT_PROJECT_NAMES,
+    DESCRIPTION_PLACEHOLDERS,
+    KIMAI_NAME_FORBIDDEN,
+    NONE,
+    PROJECT_NAME_PLACEHOLDERS,
+    RuleSpec,
+    Template,
+    compile_pattern,
+    spec_of,
+)
+from apps.mappings.timebox import TimeSettings, format_seconds, synthesize
+
+if TYPE_CHECKING:
+    from apps.connectors.models import Connection
+    from apps.mappings.models import MappingProfile, Rule
+
+# -- the marker -----------------------------------------------------------------------------------
+# Letters, digits and hyphens only: Kimai's `term` search splits on whitespace, reads `a:b` as a
+# meta-field search and `%`/`_` as wildcards (kimai-api.md §5). The closing "-z" makes sure no
+# marker is a substring of another ("zks-1-42-z" is not inside "zks-1-421-z"): ids hold no "-".
+MARKER_RE = re.compile(r"(?<![A-Za-z0-9-])zks-(\d+)-([A-Za-z0-9]+)-z(?![A-Za-z0-9-])")
+_PLAIN_ID = re.compile(r"(?!x)[A-Za-z0-9]+")
+
+
+def _encode_id(external_id: str) -> str:
+    # Ids that are plain letters and digits stay readable; anything else (and anything starting
+    # with "x", so decoding stays unambiguous) becomes "x" + hex of its UTF-8 bytes.
+    if _PLAIN_ID.fullmatch(external_id):
+        return external_id
+    return "x" + external_id.encode().hex()
+
+
+def _decode_id(encoded: str) -> str | None:
+    if not encoded.startswith("x"):
+        return encoded
+    try:
+        return bytes.fromhex(encoded[1:]).decode()
+    except ValueError:
+        return None
+
+
+def marker_for(entry: TimeEntry) -> str:
+    """``zks-<source connection id>-<entry id>-z``: what finds the timesheet again in Kimai."""
+    return validate_marker(f"zks-{entry.connection_id or 0}-{_encode_id(entry.external_id)}-z")
+
+
+def parse_marker(text: str) -> tuple[int, str] | None:
+    """The (source connection id, entry id) of the first marker in ``text``, or None."""
+    match = MARKER_RE.search(text or "")
+    if match is None:
+        return None
+    external_id = _decode_id(match.group(2))
+    return None if external_id is None else (int(match.group(1)), external_id)
+
+
+# -- what a plan is made of -----------------------------------------------------------------------
+ProblemKind = Literal[
+    "unmapped_user",
+    "unmapped_activity",
+    "no_matching_rule",
+    "broken_rule",
+    "broken_mapping",
+    "invalid_activity",
+    "missing_ticket_details",
+    "no_customer",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class TicketFacts:
+    """What rules may ask about a ticket beyond the entry: its group, customer and tags.
+
+    ``TimeEntry`` carries none of these, so the caller hands them over per ticket
+    (:meth:`MappingContext.remember_tickets`); ``tags`` None means "not known".
+    """
+
+    ticket_id: str
+    group_id: str | None = None
+    group_name: str | None = None
+    customer_id: str | None = None
+    tags: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldDecision:
+    """One field of the timesheet: its value, who decided it and why."""
+
+    value: Any
+    display: str
+    decided_by: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class MappingProblem:
+    kind: ProblemKind
+    message: str
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerToCreate:
+    """A Kimai customer the sync creates first, then records as a :class:`KimaiLink`."""
+
+    name: str
+    link_scope: str
+    link_key: str
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectToCreate:
+    """A Kimai project to create (allowing global activities); ``customer_id`` None: the
+    plan's ``customer_to_create``."""
+
+    name: str
+    customer_id: str | None
+    link_scope: str
+    link_key: str
+    global_activities: bool = True
+
+
+@dataclass(slots=True)
+class TimesheetPlan:
+    entry_id: str
+    marker: str
+    draft: TimesheetDraft | None
+    fields: dict[str, FieldDecision]
+    problems: list[MappingProblem]
+    skipped_reason: str | None = None
+    project_to_create: ProjectToCreate | None = None
+    customer_to_create: CustomerToCreate | None = None
+    rule_id: int | None = None
+
+    @property
+    def bookable(self) -> bool:
+        """Nothing stands in the way: a draft now, or one after creating the project."""
+        return not self.problems and self.skipped_reason is None
+
+    def draft_for_project(self, project_id: str) -> TimesheetDraft:
+        """The draft once ``project_to_create`` exists in Kimai under ``project_id``."""
+        if not self.bookable:
+            raise ValueError("this plan has problems or is skipped: there is nothing to book")
+        value = {name: decision.value for name, decision in self.fields.items()}
+        return TimesheetDraft(
+            begin=value["begin"],
+            duration_seconds=value["duration"],
+            project_id=project_id,
+            activity_id=value["activity"],
+            user_id=value["user"],
+            description=value["description"],
+            tags=value["tags"],
+            billable=value["billable"],
+        )
+
+
+# -- the context ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: int
+    position: int
+    label: str
+    spec: RuleSpec
+    organizations: frozenset[str] | None
+    customers: frozenset[str] | None
+    groups: frozenset[str] | None
+    types: frozenset[str] | None
+    title: re.Pattern[str] | None
+    tag: re.Pattern[str] | None
+    project_name: Template | None
+
+    @classmethod
+    def build(cls, rule_id: int, position: int, spec: RuleSpec) -> CompiledRule:
+        def ids(values: list[str]) -> frozenset[str] | None:
+            return frozenset(values) or None
+
+        template = spec.project_name_template or DEFAULT_PROJECT_NAMES.get(spec.project_mode)
+        return cls(
+            id=rule_id,
+            position=position,
+            label=f"Rule {position} “{spec.name}”" if spec.name else f"Rule {position}",
+            spec=spec,
+            organizations=ids(spec.organization_ids),
+            customers=ids(spec.customer_ids),
+            groups=ids(spec.group_ids),
+            types=ids(spec.activity_type_ids),
+            title=compile_pattern(spec.title_pattern),
+            tag=compile_pattern(spec.tag_pattern),
+            project_name=Template.parse(template, PROJECT_NAME_PLACEHOLDERS) if template else None,
+        )
+
+    def match(self, entry: TimeEntry, facts: TicketFacts | None) -> bool | str:
+        """True, False, or the name of the ticket detail needed to decide."""
+        if self.organizations is not None:
+            org = entry.organization.id if entry.organization else NONE
+            if org not in self.organizations:
+                return False
+        if self.types is not None:
+            kind = entry.activity.id if entry.activity else NONE
+            if kind not in self.types:
+                return False
+        if self.title is not None:
+            title = entry.ticket.title if entry.ticket and entry.ticket.title else ""
+            if not self.title.search(title):
+                return False
+        if self.groups is not None:
+            if facts is None or facts.group_id is None:
+                return "group"
+            if facts.group_id not in self.groups:
+                return False
+        if self.customers is not None:
+            if facts is None or facts.customer_id is None:
+                return "customer"
+            if facts.customer_id not in self.customers:
+                return False
+        if self.tag is not None:
+            if facts is None or facts.tags is None:
+                return "tags"
+            if not any(self.tag.search(tag) for tag in facts.tags):
+                return False
+        return True
+
+    def why(self, entry: TimeEntry, facts: TicketFacts | None) -> str:
+        """The conditions that held, in plain words (only called for the winning rule)."""
+        held = []
+        if self.organizations is not None:
+            held.append(f"organization {_org(entry)}" if entry.organization else "no organization")
+        if self.types is not None:
+            held.append(f"activity type {_type(entry)}" if entry.activity else "no activity type")
+        if self.title is not None:
+            held.append(f"title matches /{self.spec.title_pattern}/")
+        if self.groups is not None and facts is not None:
+            held.append(f"group {facts.group_name or '#' + str(facts.group_id)}")
+        if self.customers is not None and facts is not None:
+            held.append(f"ticket customer #{facts.customer_id}")
+        if self.tag is not None:
+            held.append(f"a tag matches /{self.spec.tag_pattern}/")
+        if not held:
+            return f"{self.label} has no conditions, so it takes every entry that reaches it."
+        return f"{self.label} is the first rule that matches: {', '.join(held)}."
+
+
+@dataclass(frozen=True, slots=True)
+class KimaiUserInfo:
+    id: str
+    label: str
+    zone: ZoneInfo | None
+    zone_name: str
+
+
+@dataclass
+class MappingContext:
+    """Everything :func:`plan_timesheet` needs, loaded once."""
+
+    source_id: int | None
+    target_id: int | None
+    catalog: Catalog
+    rules: tuple[CompiledRule, ...] = ()
+    time: TimeSettings = field(default_factory=TimeSettings)
+    default_zone_name: str = "UTC"
+    description: Template = field(
+        default_factory=lambda: Template.parse("", DESCRIPTION_PLACEHOLDERS)
+    )
+    fixed_tags: tuple[str, ...] = ()
+    billable_tags: tuple[str, str] | None = ("billable", "not billable")
+    fallback_user_id: str | None = None
+    user_mappings: dict[str, tuple[str, str]] = field(default_factory=dict)  # agent → (user, how)
+    activity_mappings: dict[str, str] = field(default_factory=dict)  # type id ("" none) → id
+    links: dict[tuple[str, str], str] = field(default_factory=dict)
+    tickets: dict[str, TicketFacts] = field(default_factory=dict)
+    reference_fetched_at: datetime | None = None
+    kimai_users: dict[str, KimaiUserInfo] = field(default_factory=dict)
+    # Decisions that depend only on a few inputs (the agent, the rule and the organization...)
+    # are made once per run and reused: most of 100,000 entries share them.
+    memo: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self.default_zone = _zone(self.default_zone_name) or ZoneInfo("UTC")
+        self.kimai_users = {
+            user.id: KimaiUserInfo(
+                user.id,
+                user.name or user.username or f"#{user.id}",
+                _zone(user.timezone),
+                user.timezone or "",
+            )
+            for user in self.catalog.users.values()
+        }
+
+    @property
+    def needs_ticket_details(self) -> bool:
+        """Whether some rule asks for the group, customer or tags of tickets."""
+        return any(r.groups or r.customers or r.tag for r in self.rules)
+
+    @property
+    def needs_ticket_tags(self) -> bool:
+        return any(r.tag for r in self.rules)
+
+    def remember_tickets(self, facts: Iterable[TicketFacts]) -> None:
+        for item in facts:
+            self.tickets[item.ticket_id] = item
+
+    @classmethod
+    def load(
+        cls, source: Connection, target: Connection, reference: ReferenceData | None = None
+    ) -> MappingContext:
+        """Seven queries at most, however many rules, people and mappings there are."""
+        from apps.mappings.reference import load_context_rows
+
+        rows = load_context_rows(source, target, reference)
+        return cls.from_rows(
+            rows.profile, rows.rules, rows.reference, rows.user_mappings, rows.activity_mappings,
+            rows.links, rows.fetched_at,
+        )  # fmt: skip
+
+    @classmethod
+    def from_rows(
+        cls,
+        profile: MappingProfile,
+        rules: Iterable[Rule],
+        reference: ReferenceData,
+        user_mappings: dict[str, tuple[str, str]],
+        activity_mappings: dict[str, str],
+        links: dict[tuple[str, str], str],
+        fetched_at: datetime | None,
+    ) -> MappingContext:
+        compiled = tuple(
+            CompiledRule.build(rule.pk, position, spec_of(rule))
+            for position, rule in enumerate(rules, start=1)
+        )
+        return cls(
+            source_id=profile.source_id,
+            target_id=profile.target_id,
+            catalog=Catalog.build(reference),
+            rules=compiled,
+            time=TimeSettings(
+                instant="start" if profile.booking_instant == "start" else "end",
+                rounding_minutes=profile.rounding_minutes,
+                minimum_minutes=profile.minimum_minutes,
+            ),
+            default_zone_name=profile.default_time_zone,
+            description=Template.parse(profile.description_template, DESCRIPTION_PLACEHOLDERS),
+            fixed_tags=tuple(profile.fixed_tags or ()),
+            billable_tags=(profile.billable_tag, profile.not_billable_tag)
+            if profile.billable_tags
+            else None,
+            fallback_user_id=profile.fallback_user.external_id if profile.fallback_user else None,
+            user_mappings=user_mappings,
+            activity_mappings=activity_mappings,
+            links=links,
+            reference_fetched_at=fetched_at,
+        )
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _org(entry: TimeEntry) -> str:
+    org = entry.organization
+    if org is None:
+        return "none"
+    return f"“{org.name}”" if org.name else f"#{org.id}"
+
+
+def _type(entry: TimeEntry) -> str:
+    kind = entry.activity
+    if kind is None:
+        return "none"
+    return f"“{kind.name}” (#{kind.id})" if kind.name else f"#{kind.id}"
+
+
+def _ticket(entry: TimeEntry) -> str:
+    ticket = entry.ticket
+    if ticket is None:
+        return "the ticket"
+    return f"ticket #{ticket.number}" if ticket.number else f"ticket id {ticket.id}"
+
+
+# -- planning -------------------------------------------------------------------------------------
+class _Planner:
+    """One entry's decisions; a class only to share the pieces between the steps."""
+
+    __slots__ = ("context", "entry", "facts", "fields", "problems", "customer_to_create",
+                 "project_to_create")  # fmt: skip
+
+    def __init__(self, entry: TimeEntry, context: MappingContext) -> None:
+        self.context = context
+        self.entry = entry
+        self.facts = context.tickets.get(entry.ticket.id) if entry.ticket else None
+        self.fields: dict[str, FieldDecision] = {}
+        self.problems: list[MappingProblem] = []
+        self.customer_to_create: CustomerToCreate | None = None
+        self.project_to_create: ProjectToCreate | None = None
+
+    def cached(self, key: tuple[Any, ...], step: Any, *args: Any) -> Any:
+        """Run ``step`` once per distinct ``key`` in this context; later calls replay the fields,
+        problems and creations it recorded."""
+        hit = self.context.memo.get(key)
+        if hit is None:
+            before, count = set(self.fields), len(self.problems)
+            creations = (self.customer_to_create, self.project_to_create)
+            result = step(*args)
+            added = tuple((k, v) for k, v in self.fields.items() if k not in before)
+            made = (self.customer_to_create, self.project_to_create)
+            hit = (result, added, tuple(self.problems[count:]), made if made != creations else None)
+            self.context.memo[key] = hit
+            return result
+        result, added, problems, made = hit
+        self.fields.update(added)
+        self.problems.extend(problems)
+        if made is not None:
+            self.customer_to_create, self.project_to_create = made
+        return result
+
+    def decide(self, name: str, value: Any, display: str, decided_by: str, reason: str) -> None:
+        self.fields[name] = FieldDecision(value, display, decided_by, reason)
+
+    def problem(self, kind: ProblemKind, message: str, field_name: str | None = None) -> None:
+        self.problems.append(MappingProblem(kind, message, field_name))
+
+    # 1. user --------------------------------------------------------------------------------
+    def user(self) -> KimaiUserInfo | None:
+        context, agent = self.context, self.entry.agent
+        if agent is None:
+            self.problem(
+                "unmapped_user", "Zammad did not say which agent booked this entry.", "user"
+            )
+            return None
+        who = f"Zammad agent #{agent.id}"
+        saved = context.user_mappings.get(agent.id)
+        if saved is not None:
+            user_id, method = saved
+            user = context.kimai_users.get(user_id)
+            if user is None:
+                self.problem(
+                    "unmapped_user",
+                    f"{who} is mapped to Kimai user #{user_id}, whom Kimai no longer lists "
+                    "(deleted or disabled): choose another user on the user mapping page.",
+                    "user",
+                )
+                return None
+            how = "chosen by hand" if method == "manual" else "matched by e-mail"
+            self.decide(
+                "user",
+                user.id,
+                user.label,
+                "user mapping",
+                f"{who} → Kimai user #{user.id}, {how}.",
+            )
+            return user
+        by_email = context.catalog.user_with_email(agent.email)
+        if by_email is not None:
+            user = context.kimai_users[by_email.id]
+            self.decide(
+                "user",
+                user.id,
+                user.label,
+                "user mapping (automatic)",
+                f"No mapping saved for {who}; Kimai user #{user.id} has the same e-mail address "
+                "(compared ignoring case).",
+            )
+            return user
+        fallback = context.kimai_users.get(context.fallback_user_id or "")
+        if fallback is not None:
+            self.decide(
+                "user",
+                fallback.id,
+                fallback.label,
+                "unmapped-user policy",
+                f"{who} has no Kimai user; the settings book such entries to the fallback user "
+                f"#{fallback.id}.",
+            )
+            return fallback
+        self.problem(
+            "unmapped_user",
+            f"{who} has no Kimai user: no Kimai user has the same e-mail address and none was "
+            "chosen by hand. Map the agent on the user mapping page, or choose a fallback user.",
+            "user",
+        )
+        return None
+
+    # 2. rule --------------------------------------------------------------------------------
+    def rule(self) -> CompiledRule | None:
+        for rule in self.context.rules:
+            outcome = rule.match(self.entry, self.facts)
+            if outcome is True:
+                key = ("why", rule.id, self.entry.organization, self.entry.activity, self.facts)
+                hit = self.context.memo.get(key)
+                if hit is None:
+                    why = rule.why(self.entry, self.facts)
+                    hit = self.context.memo[key] = (
+                        FieldDecision(rule.id, rule.label, rule.label, why),
+                    )
+                self.fields["rule"] = hit[0]
+                return rule
+            if outcome is not False:
+                self.problem(
+                    "missing_ticket_details",
+                    f"{rule.label} asks for the ticket's {outcome}, which the Zammad connection "
+                    f"did not report for {_ticket(self.entry)}; the entry is held back rather "
+                    "than booked by a later rule.",
+                    "project",
+                )
+                return None
+        self.problem(
+            "no_matching_rule",
+            "No rule matches this entry "
+            f"(organization {_org(self.entry)}, activity type {_type(self.entry)}): add a rule "
+            "for it, or a rule without conditions at the end of the table.",
+            "project",
+        )
+        return None
+
+    # 3. customer and project ----------------------------------------------------------------
+    def project(self, rule: CompiledRule) -> tuple[ReferenceProject | None, bool]:
+        """The project (None: none usable, or one to create) and whether it is to be created."""
+        spec, catalog = rule.spec, self.context.catalog
+        if spec.project_mode == "fixed":
+            problem = catalog.project_problem(spec.project_id)
+            if problem:
+                self.problem("broken_rule", f"{rule.label} is broken: {problem}", "project")
+                return None, False
+            project = catalog.projects[spec.project_id]
+            self.decide_customer(
+                project.customer_id, rule.label, "The customer of the rule's project."
+            )
+            label = catalog.project_label(project.id)
+            self.decide("project", project.id, label, rule.label, f"{rule.label} names it.")
+            return project, False
+        customer_id = self.customer_for(rule)
+        if customer_id is None and self.customer_to_create is None:
+            return None, False
+        return self.project_made_for(rule, customer_id)
+
+    def decide_customer(self, customer_id: str, decided_by: str, reason: str) -> None:
+        label = self.context.catalog.customer_label(customer_id)
+        self.decide("customer", customer_id, label, decided_by, reason)
+
+    def customer_for(self, rule: CompiledRule) -> str | None:
+        """The rule's customer, else the one of the entry's organization (linked, same name,
+        or to be created)."""
+        spec, catalog, entry = rule.spec, self.context.catalog, self.entry
+        if spec.customer_id:
+            problem = catalog.customer_problem(spec.customer_id)
+            if problem:
+                self.problem("broken_rule", f"{rule.label} is broken: {problem}", "customer")
+                return None
+            self.decide_customer(spec.customer_id, rule.label, f"{rule.label} names it.")
+            return spec.customer_id
+        org = entry.organization
+        if org is None:
+            self.problem(
+                "no_customer",
+                f"{rule.label} books below the Kimai customer of the ticket's Zammad "
+                f"organization, but {_ticket(entry)} has no organization: name a customer in "
+                "the rule, or add a rule for tickets without one above it.",
+                "customer",
+            )
+            return None
+        linked = self.context.links.get(("organization_customer", org.id))
+        if linked is not None:
+            problem = catalog.customer_problem(linked)
+            if problem:
+                what = f"The Kimai customer made for organization {_org(entry)} is gone"
+                self.problem("broken_rule", f"{what}: {problem}", "customer")
+                return None
+            why = f"The Kimai customer the sync made for organization {_org(entry)}."
+            self.decide_customer(linked, rule.label, why)
+            return linked
+        existing = catalog.customer_named(org.name) if org.name else None
+        if existing is not None:
+            why = f"The Kimai customer named like the Zammad organization {_org(entry)}."
+            self.decide_customer(existing.id, rule.label, why)
+            return existing.id
+        name = _kimai_name(org.name or "", f"Organization {org.id}")
+        self.customer_to_create = CustomerToCreate(name, "organization_customer", org.id)
+        why = f"Kimai has no customer named like organization {_org(entry)}: the sync makes it."
+        self.decide("customer", None, f"{name} (new)", rule.label, why)
+        return None
+
+    def project_made_for(
+        self, rule: CompiledRule, customer_id: str | None
+    ) -> tuple[ReferenceProject | None, bool]:
+        spec, catalog, entry = rule.spec, self.context.catalog, self.entry
+        if spec.project_mode == "per_ticket":
+            if entry.ticket is None:
+                self.problem("no_customer", "This entry has no ticket to make a project for.")
+                return None, False
+            scope, source, what = "ticket_project", entry.ticket.id, _ticket(entry)
+            each = f"{rule.label} makes one project per ticket"
+        else:
+            assert entry.organization is not None  # customer_for refused entries without one
+            scope, source = "organization_project", entry.organization.id
+            what, each = (
+                f"organization {_org(entry)}",
+                f"{rule.label} makes one project per organization",
+            )
+        key = f"{source}@{spec.customer_id or 'own'}"
+        linked = self.context.links.get((scope, key))
+        if linked is not None:
+            problem = catalog.project_problem(linked)
+            if problem:
+                what = f"The Kimai project made for {what} is gone"
+                self.problem("broken_rule", f"{what}: {problem}", "project")
+                return None, False
+            why = f"{each}; this is the one the sync made for {what}."
+            self.decide("project", linked, catalog.project_label(linked), rule.label, why)
+            return catalog.projects[linked], False
+        name = self.project_name(rule)
+        existing = catalog.project_named(customer_id, name) if customer_id else None
+        if existing is not None:
+            why = f"{each}; Kimai already has “{name}” for {what}."
+            self.decide("project", existing.id, catalog.project_label(existing.id), rule.label, why)
+            return existing, False
+        self.project_to_create = ProjectToCreate(name, customer_id, scope, key)
+        why = f"{each}; Kimai has none for {what} yet, so the sync makes “{name}” on first use."
+        self.decide("project", None, f"{name} (new)", rule.label, why)
+        return None, True
+
+    def project_name(self, rule: CompiledRule) -> str:
+        entry = self.entry
+        ticket_id = entry.ticket.id if entry.ticket else ""
+        values = {
+            "organization": entry.organization.name or "" if entry.organization else "",
+            "ticket_number": entry.ticket.number or "" if entry.ticket else "",
+            "ticket_title": entry.ticket.title or "" if entry.ticket else "",
+            "ticket_id": ticket_id,
+        }
+        per_ticket = rule.spec.project_mode == "per_ticket"
+        fallback = f"Ticket {ticket_id}" if per_ticket else "Organization"
+        rendered = rule.project_name.render(values) if rule.project_name else ""
+        return _kimai_name(rendered, fallback)
+
+    # 4. activity ----------------------------------------------------------------------------
+    def activity(
+        self, rule: CompiledRule | None, project: ReferenceProject | None, creating: bool
+    ) -> ReferenceActivity | None:
+        catalog = self.context.catalog
+        if rule is not None and rule.spec.activity_id:
+            problem = catalog.activity_problem(rule.spec.activity_id)
+            if problem:
+                self.problem("broken_rule", f"{rule.label} is broken: {problem}", "activity")
+                return None
+            activity = catalog.activities[rule.spec.activity_id]
+            decided_by, reason = rule.label, f"{rule.label} names it."
+        else:
+            found = self.mapped_activity(project)
+            if found is None:
+                return None
+            activity, decided_by, reason = found
+        if project is not None or creating:
+            problem = catalog.combination_problem(activity, project)
+            if problem:
+                self.problem("invalid_activity", problem, "activity")
+        label = catalog.activity_label(activity.id)
+        self.decide("activity", activity.id, label, decided_by, reason)
+        return activity
+
+    def mapped_activity(
+        self, project: ReferenceProject | None
+    ) -> tuple[ReferenceActivity, str, str] | None:
+        """The activity mapping of the entry's type, else an activity of the same name."""
+        context, catalog, kind = self.context, self.context.catalog, self.entry.activity
+        what = f"Zammad activity type {_type(self.entry)}" if kind else "No activity type"
+        mapped = context.activity_mappings.get(kind.id if kind else "")
+        if mapped is not None:
+            problem = catalog.activity_problem(mapped)
+            if problem:
+                message = (
+                    f"The activity mapping of {what[0].lower()}{what[1:]} is broken: {problem}"
+                )
+                self.problem("broken_mapping", message, "activity")
+                return None
+            reason = f"{what} → this activity (activity mapping)."
+            return catalog.activities[mapped], "activity mapping", reason
+        found = (
+            catalog.activity_named(kind.name, project.id if project else None)
+            if kind and kind.name
+            else None
+        )
+        if found is None:
+            self.problem(
+                "unmapped_activity",
+                f"{what}: not mapped to a Kimai activity, and no Kimai activity has the same "
+                "name. Map it on the activity mapping page, or name an activity in the rule.",
+                "activity",
+            )
+            return None
+        reason = f"{what} has no saved mapping; this Kimai activity has the same name."
+        return found, "activity mapping (automatic)", reason
+
+    # 5. billable ----------------------------------------------------------------------------
+    def billable(
+        self,
+        rule: CompiledRule | None,
+        activity: ReferenceActivity | None,
+        project: ReferenceProject | None,
+    ) -> bool:
+        """Decides the field; returns what Kimai will store (for the billable tag)."""
+        if rule is not None and rule.spec.billable != "default":
+            value = rule.spec.billable == "yes"
+            word = "billable" if value else "not billable"
+            self.decide("billable", value, word, rule.label, f"{rule.label} says {word}.")
+            return value
+        customer = self.context.catalog.customers.get(project.customer_id) if project else None
+        parts, predicted = [], True
+        for what, record in (("activity", activity), ("project", project), ("customer", customer)):
+            if record is None:
+                parts.append(f"the {what} is not known yet (new records are billable)")
+                continue
+            flag = record.billable is not False
+            predicted = predicted and flag
+            parts.append(f"{what} “{record.name}” is {'billable' if flag else 'not billable'}")
+        by = f"{rule.label} leaves it to Kimai" if rule is not None else "Kimai decides"
+        self.decide(
+            "billable", None, f"{'billable' if predicted else 'not billable'} (Kimai decides)",
+            "Kimai default",
+            f"{by}: billable when the activity, the project and the customer all are; here "
+            f"{', '.join(parts)}.",
+        )  # fmt: skip
+        return predicted
+
+    def booking(
+        self, rule: CompiledRule | None
+    ) -> tuple[KimaiUserInfo | None, int | None, ReferenceProject | None, bool, bool]:
+        """Steps 1 and 3 to 5, and 7: all but the rule, the time and the description."""
+        user = self.user()
+        project, creating = self.project(rule) if rule is not None else (None, False)
+        activity = self.activity(rule, project, creating)
+        billable = self.billable(rule, activity, project)
+        self.tags(rule, billable)
+        return user, rule.id if rule is not None else None, project, creating, billable
+
+    # 6. begin, end, duration ----------------------------------------------------------------
+    def time(self, user: KimaiUserInfo | None) -> str | None:
+        context, entry = self.context, self.entry
+        if user is not None and user.zone is not None:
+            zone, zone_name, whose = user.zone, user.zone_name, "the Kimai user's time zone"
+        else:
+            zone, zone_name = context.default_zone, context.default_zone_name
+            whose = (
+                "the default time zone in the settings: Kimai did not say the user's"
+                if user is not None
+                else "the default time zone in the settings, as the user is unknown"
+            )
+        box = synthesize(entry.booked_at, entry.duration_seconds, zone, zone_name, context.time)
+        source = f"time synthesis ({zone_name}, {whose})"
+        if box.skipped_reason is not None:
+            self.decide(
+                "duration", entry.duration_seconds, "skipped", "time synthesis", box.skipped_reason
+            )
+            return box.skipped_reason
+        assert box.begin is not None and box.end is not None
+        self.decide(
+            "begin",
+            box.begin,
+            f"{box.begin.isoformat(' ', 'minutes')[:16]} {zone_name}",
+            source,
+            box.begin_reason,
+        )
+        self.decide(
+            "end",
+            box.end,
+            f"{box.end.isoformat(' ', 'minutes')[:16]} {zone_name}",
+            source,
+            box.end_reason,
+        )
+        key = ("duration", box.duration_seconds, box.duration_reason)
+        hit = context.memo.get(key)
+        if hit is None:
+            display = format_seconds(box.duration_seconds)
+            decision = FieldDecision(
+                box.duration_seconds, display, "time synthesis", box.duration_reason
+            )
+            hit = context.memo[key] = (decision,)
+        self.fields["duration"] = hit[0]
+        return None
+
+    # 7. tags --------------------------------------------------------------------------------
+    def tags(self, rule: CompiledRule | None, billable: bool) -> None:
+        context = self.context
+        parts, sources = list(context.fixed_tags), []
+        if context.fixed_tags:
+            sources.append("the fixed tags in the settings")
+        if rule is not None and rule.spec.extra_tags:
+            parts.extend(rule.spec.extra_tags)
+            sources.append(f"the extra tags of {rule.label.lower()}")
+        if context.billable_tags is not None:
+            parts.append(context.billable_tags[0] if billable else context.billable_tags[1])
+            sources.append("the billable status as a tag (settings)")
+        tags = unique_tags(parts)
+        reason = f"From {', '.join(sources)}." if sources else "No tags: none are configured."
+        self.decide("tags", tags, ", ".join(tags) or "none", "tags", reason)
+
+    # 8. description -------------------------------------------------------------------------
+    def description(self, marker: str) -> None:
+        entry = self.entry
+        values = {
+            "ticket_number": entry.ticket.number or "" if entry.ticket else "",
+            "ticket_title": entry.ticket.title or "" if entry.ticket else "",
+            "ticket_id": entry.ticket.id if entry.ticket else "",
+            "organization": entry.organization.name or "" if entry.organization else "",
+            "activity_type": entry.activity.name or "" if entry.activity else "",
+            "entry_id": entry.external_id,
+        }
+        text = " ".join(self.context.description.render(values).split())
+        description = f"{text} · {marker}" if text else marker
+        self.decide(
+            "description", description, description, "description template",
+            "The template in the settings, then the marker that lets the sync find this "
+            "timesheet again.",
+        )  # fmt: skip
+
+
+def _kimai_name(text: str, fallback: str) -> str:
+    """A name Kimai accepts: 2–150 characters without < > " = (kimai-api.md §11)."""
+    name = " ".join(KIMAI_NAME_FORBIDDEN.sub("", text).split())[:150].strip()
+    return name if len(name) >= 2 else fallback
+
+
+def plan_timesheet(entry: TimeEntry, context: MappingContext) -> TimesheetPlan:
+    """Decide every field of the Kimai timesheet for ``entry``; pure and fast."""
+    planner = _Planner(entry, context)
+    marker = marker_for(entry)
+    rule = planner.rule()
+    # Everything but the time depends on a few inputs that many entries share: decide it once.
+    ticket = entry.ticket if rule is not None and rule.spec.project_mode == "per_ticket" else None
+    key = (entry.agent, rule.id if rule else None, entry.organization, entry.activity, ticket)
+    user, rule_id, project, creating, billable = planner.cached(key, planner.booking, rule)
+    skipped = planner.time(user)
+    planner.description(marker)
+    fields = planner.fields
+    draft = None
+    if skipped is None and not planner.problems and project is not None and not creating:
+        draft = TimesheetDraft(
+            begin=fields["begin"].value,
+            duration_seconds=fields["duration"].value,
+            project_id=project.id,
+            activity_id=fields["activity"].value,
+            user_id=fields["user"].value,
+            description=fields["description"].value,
+            tags=fields["tags"].value,
+            billable=fields["billable"].value,
+        )
+    return TimesheetPlan(
+        entry_id=entry.external_id,
+        marker=marker,
+        draft=draft,
+        fields=fields,
+        problems=planner.problems,
+        skipped_reason=skipped,
+        project_to_create=planner.project_to_create if creating else None,
+        customer_to_create=planner.customer_to_create if creating else None,
+        rule_id=rule_id,
+    )
