@@ -372,9 +372,12 @@ class SourceConnector(Connector):
     role = Role.SOURCE
 
     @abstractmethod
-    def fetch_entries_changed_since(self, since: datetime) -> Iterator[TimeEntry]:
+    def fetch_entries_changed_since(
+        self, since: datetime, known: Mapping[str, datetime] | None = None
+    ) -> Iterator[TimeEntry]:
         """Entries created or edited at or after ``since`` (and a settings-defined overlap
-        before it, so entries committed out of order are not missed). May repeat entries."""
+        before it, so entries committed out of order are not missed). May repeat entries.
+        ``known``: entry id → the change instant already synced; those are left out."""
 
     @abstractmethod
     def fetch_entries_in_window(self, start: datetime, end: datetime) -> Iterator[TimeEntry]:

@@ -158,6 +158,13 @@ class KimaiClient:
             self.http.request("POST", "/api/tags", json_body={"name": name, "visible": True}).data
         )
 
+    def create_customer(self, body: Row) -> Row:
+        # §11: ROLE_ADMIN and up; 200 with the entity; 400 with the form error body.
+        return _object(self.http.request("POST", "/api/customers", json_body=body).data)
+
+    def create_project(self, body: Row) -> Row:
+        return _object(self.http.request("POST", "/api/projects", json_body=body).data)
+
     # -- timesheets --------------------------------------------------------------------------------
     def timesheet_pages(self, filters: Mapping[str, Any], page_size: int) -> Iterator[list[Row]]:
         """``GET /api/timesheets`` page by page, following ``X-Total-Pages`` (§5).

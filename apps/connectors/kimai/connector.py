@@ -415,6 +415,39 @@ class KimaiConnector(TargetConnector):
             tags=tags,
         )
 
+    # -- customers and projects the sync creates (rules "one project per organization/ticket") --
+    def create_customer(self, name: str) -> ReferenceCustomer:
+        """A visible, billable customer. §11 "Portable requests": country, currency and time zone
+        are sent explicitly (before 2.63 a POST cleared left-out fields), copied from an existing
+        customer when there is one."""
+        template = next(iter(self.client.customers()), {})
+        body = {
+            "name": name,
+            "country": template.get("country") or "DE",
+            "currency": template.get("currency") or "EUR",
+            "timezone": template.get("timezone") or self.caller_timezone,
+            "visible": True,
+            "billable": True,
+        }
+        customer = _reference_customer(self.client.create_customer(body))
+        self._customers[int(customer.id)] = customer
+        return customer
+
+    def create_project(
+        self, name: str, customer_id: str, *, global_activities: bool = True
+    ) -> ReferenceProject:
+        """A visible, billable project; checkboxes as JSON booleans (§11 "Checkboxes")."""
+        body = {
+            "name": name,
+            "customer": int(customer_id),
+            "visible": True,
+            "billable": True,
+            "globalActivities": global_activities,
+        }
+        project = _reference_project(self.client.create_project(body))
+        self._projects[int(project.id)] = project
+        return project
+
     # -- connection check --------------------------------------------------------------------------
     def check(self) -> CheckReport:
         report = CheckReportDraft(self.kind, self.role, display_url(self.client.http.base_url))

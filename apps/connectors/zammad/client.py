@@ -123,6 +123,14 @@ class ZammadClient:
                     raise
         return self._global_route
 
+    def remember_global_route(self, route: GlobalRoute) -> None:
+        """What a real request found out, so no separate probe is needed (one request less)."""
+        self._global_route = route
+
+    @property
+    def global_route_known(self) -> GlobalRoute | None:
+        return self._global_route
+
     def time_accounting_pages(
         self, sort_by: str, order_by: str, page_size: int = TIME_ACCOUNTINGS_MAX_PAGE
     ) -> Iterator[list[Row]]:

@@ -10,7 +10,8 @@ entries. Make one connector per run (see ``Connector``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -124,27 +125,40 @@ class ZammadConnector(SourceConnector):
         self._types: dict[int, Row] | None = None
 
     # -- reading entries --------------------------------------------------------------------------
-    def fetch_entries_changed_since(self, since: datetime) -> Iterator[TimeEntry]:
+    def fetch_entries_changed_since(
+        self, since: datetime, known: Mapping[str, datetime] | None = None
+    ) -> Iterator[TimeEntry]:
         """Created or edited at or after ``since − change_overlap_seconds``.
 
         With the global list (§1.5.1): newest ``updated_at`` first, with an ``id`` tie-break, until
         a page's oldest row is older than the floor. Without it: tickets whose ``updated_at``
         moved (§1.5.3), then each one's entries; that path cannot see an edit that changed only
         the type or left the ticket's total as it was.
+
+        ``known`` maps entry ids to the ``updated_at`` the caller already synced: such rows (the
+        overlap re-reads them) are skipped before their tickets and users are looked up, so an
+        incremental run with nothing new costs one request.
         """
         floor = since - timedelta(seconds=self.settings.change_overlap_seconds)
-        if self.client.global_route() == "available":
-            yield from self._newest_first("updated_at", floor, until=None)
+        known = known or {}
+
+        def unseen(row: Row) -> bool:
+            return known.get(str(row["id"])) != _updated_at(row)
+
+        pages = self._global_pages("updated_at,id", "desc,desc")
+        if pages is not None:
+            yield from self._newest_first(pages, "updated_at", floor, None, unseen)
             return
         for tickets in self.client.tickets_updated_since(floor):
             rows = self._entries_of_tickets(tickets)
-            yield from self._normalize([r for r in rows if _updated_at(r) >= floor])
+            yield from self._normalize([r for r in rows if _updated_at(r) >= floor and unseen(r)])
 
     def fetch_entries_in_window(self, start: datetime, end: datetime) -> Iterator[TimeEntry]:
         """Entries booked in ``[start, end)`` (booked-at per the ``booked_at`` setting)."""
         column = self.settings.booked_at
-        if self.client.global_route() == "available":
-            yield from self._newest_first(column, start, until=end)
+        pages = self._global_pages(f"{column},id", "desc,desc")
+        if pages is not None:
+            yield from self._newest_first(pages, column, start, end, None)
             return
         # An entry's creation changes its ticket's total, which bumps the ticket (§1.5.3), so
         # every ticket with an entry created since `start` has updated_at >= start.
@@ -156,10 +170,9 @@ class ZammadConnector(SourceConnector):
 
     def fetch_all_entries(self) -> Iterator[TimeEntry]:
         """Every entry, oldest id first (§1.5.1 first load, §1.5.2 full id scan for deletions)."""
-        if self.client.global_route() == "available":
-            for page in self.client.time_accounting_pages(
-                "id", "asc", page_size=self.settings.page_size
-            ):
+        pages = self._global_pages("id", "asc")
+        if pages is not None:
+            for page in pages:
                 yield from self._normalize(page)
             return
         for tickets in self.client.ticket_pages():
@@ -172,18 +185,45 @@ class ZammadConnector(SourceConnector):
         # through the article.
         return list(self._normalize(self.client.time_accountings_of_ticket(int(ticket_id))))
 
-    def _newest_first(
-        self, column: str, floor: datetime, until: datetime | None
-    ) -> Iterator[TimeEntry]:
+    def _global_pages(self, sort_by: str, order_by: str) -> Iterator[list[Row]] | None:
+        """Pages of the global list, or None where it is missing or forbidden (§1.3, §5.9).
+
+        The first page doubles as the probe: no extra request just to learn the route exists.
+        """
+        if self.client.global_route_known in ("missing", "forbidden"):
+            return None
         # §5.7: an id tie-break keeps rows with the same instant in a stable order across pages.
-        for page in self.client.time_accounting_pages(
-            f"{column},id", "desc,desc", page_size=self.settings.page_size
-        ):
+        pages = self.client.time_accounting_pages(
+            sort_by, order_by, page_size=self.settings.page_size
+        )
+        try:
+            first = next(pages, None)
+        except ExternalServiceError as error:
+            if error.status == 404:
+                self.client.remember_global_route("missing")
+                return None
+            if error.status == 403:
+                self.client.remember_global_route("forbidden")
+                return None
+            raise
+        self.client.remember_global_route("available")
+        return itertools.chain([first], pages) if first is not None else iter(())
+
+    def _newest_first(
+        self,
+        pages: Iterator[list[Row]],
+        column: str,
+        floor: datetime,
+        until: datetime | None,
+        keep: Callable[[Row], bool] | None,
+    ) -> Iterator[TimeEntry]:
+        for page in pages:
             wanted = [
                 row
                 for row in page
                 if parse_zammad_time(row[column]) >= floor
                 and (until is None or parse_zammad_time(row[column]) < until)
+                and (keep is None or keep(row))
             ]
             yield from self._normalize(wanted)
             if parse_zammad_time(page[-1][column]) < floor:
