@@ -29,3 +29,42 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: object) -> int:
+        raise PermissionError("audit events are append-only")
+
+
+class AuditEvent(models.Model):
+    """One write to Kimai, configuration change or resolution. Append-only.
+
+    ``before``/``after`` hold ids and values, never names or e-mail addresses: people are
+    referred to by ``Person`` id, so forgetting someone never means rewriting the audit trail.
+    A database trigger (migration core 0004) refuses UPDATE; rows are only ever inserted, and
+    deleted by the retention job.
+    """
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.CharField(max_length=100)
+    action = models.CharField(max_length=60, db_index=True)
+    object_type = models.CharField(max_length=60)
+    object_id = models.CharField(max_length=100, blank=True)
+    ticket = models.CharField(max_length=50, blank=True, db_index=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    run_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action} {self.object_type}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise PermissionError("audit events are append-only")
+        super().save(*args, **kwargs)

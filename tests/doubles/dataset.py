@@ -343,7 +343,13 @@ def _manual_timesheets(
     emma = next(a for a in AGENTS if a.login.startswith("emma"))
     zone = ZoneInfo(emma.timezone)
     awesome = {t.zammad_id: t for t in tickets if t.organization_id == 1}
-    mine = [e for e in entries if e.agent_id == emma.zammad_id and e.ticket_id in awesome]
+    # Entries of ordinary types only (not "Onsite", which needs a project activity), so the
+    # exact match can be adopted as it is.
+    mine = [
+        e
+        for e in entries
+        if e.agent_id == emma.zammad_id and e.ticket_id in awesome and e.type_id != 4
+    ]
     sheets: list[KimaiManualTimesheet] = []
     for entry, delta in zip(mine[:2], (0, 10), strict=False):
         minutes = int(entry.time_unit)
