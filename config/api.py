@@ -12,6 +12,9 @@ from apps.accounts.auth import API_AUTH, require_admin_or_api_key
 from apps.connectors.api import router as connectors_router
 from apps.connectors.services import ConnectionInvalid
 from apps.core.api import router as core_router
+from apps.mappings.api import router as mappings_router
+from apps.mappings.lookups import PreviewUnavailable
+from apps.mappings.services import MappingInvalid, NotConfigured
 
 api = NinjaAPI(
     title="Zammad → Kimai Sync",
@@ -54,6 +57,23 @@ def on_connection_invalid(request: HttpRequest, exc: ConnectionInvalid) -> HttpR
     return api.create_response(request, body, status=422)
 
 
+@api.exception_handler(MappingInvalid)
+def on_mapping_invalid(request: HttpRequest, exc: MappingInvalid) -> HttpResponse:
+    body = {"detail": "Nothing was saved: " + str(exc), "errors": exc.errors}
+    return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(NotConfigured)
+def on_mappings_not_configured(request: HttpRequest, exc: NotConfigured) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(PreviewUnavailable)
+def on_preview_unavailable(request: HttpRequest, exc: PreviewUnavailable) -> HttpResponse:
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status)
+
+
 api.add_router("/", core_router)
 api.add_router("/", accounts_router)
 api.add_router("/", connectors_router)
+api.add_router("/", mappings_router)

@@ -32,5 +32,6 @@ urlpatterns = [
     path("accounts/", include(account_urls)),
     path("api/v1/", include((_api_urls(), "api"), namespace="api")),
     path("connectors/", include("apps.connectors.urls")),
+    path("mappings/", include("apps.mappings.urls")),
     path("", include("apps.ui.urls")),
 ]

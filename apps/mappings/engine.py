@@ -4,12 +4,12 @@ The sync engine loads a :class:`MappingContext` once per run (a constant number 
 calls :func:`plan_timesheet` for each entry: pure, no I/O, no regex compiled per entry. The
 decision order, which docs/ARCHITECTURE.md repeats for people:
 
-1. **User**: a saved user mapping (by hand, or matched by e-mail), else a Kimai user with the
-   agent's e-mail (ignoring case), else the fallback user if the settings say so, else a
-   ``unmapped_user`` problem. Never the token's owner by default.
-2. **Rule**: the first rule whose conditions all hold. A rule that needs ticket details the
+1. **Rule**: the first rule whose conditions all hold. A rule that needs ticket details the
    source did not give (group, customer, tags) stops the search with ``missing_ticket_details``
    rather than letting a later rule book the entry somewhere else.
+2. **User**: a saved user mapping (by hand, or matched by e-mail), else a Kimai user with the
+   agent's e-mail (ignoring case), else the fallback user if the settings say so, else a
+   ``unmapped_user`` problem. Never the token's owner by default.
 3. **Customer and project**: the rule's project; or, for "one project per organization/ticket",
    the project made for it earlier (a :class:`KimaiLink`), else one of the same name, else a
    ``project_to_create`` (and maybe ``customer_to_create``) for the sync engine.
@@ -470,7 +470,7 @@ class _Planner:
     def problem(self, kind: ProblemKind, message: str, field_name: str | None = None) -> None:
         self.problems.append(MappingProblem(kind, message, field_name))
 
-    # 1. user --------------------------------------------------------------------------------
+    # 2. user --------------------------------------------------------------------------------
     def user(self) -> KimaiUserInfo | None:
         context, agent = self.context, self.entry.agent
         if agent is None:
@@ -531,7 +531,7 @@ class _Planner:
         )
         return None
 
-    # 2. rule --------------------------------------------------------------------------------
+    # 1. rule --------------------------------------------------------------------------------
     def rule(self) -> CompiledRule | None:
         for rule in self.context.rules:
             outcome = rule.match(self.entry, self.facts)

@@ -54,6 +54,8 @@ ZAMMAD_TYPES = [
     ReferenceActivity("3", "Development"),
     ReferenceActivity("4", "Onsite"),
 ]
+# Nothing listens on 127.0.0.1:9; one attempt says so at once.
+NO_RETRIES = {"http": {"max_attempts": 1}}
 # Kimai users: (id, username, e-mail, time zone)
 KIMAI_USERS = [
     ("1", "chris", "chris@chrispresso.com", "Europe/Berlin"),
@@ -67,15 +69,17 @@ KIMAI_USERS = [
 @pytest.fixture
 def zammad(db: None) -> Connection:
     return Connection.objects.create(
-        kind="zammad", name="Support Zammad", base_url="http://127.0.0.1:9", token="z-token"
-    )
+        kind="zammad", name="Support Zammad", base_url="http://127.0.0.1:9", token="z-token",
+        settings=NO_RETRIES,
+    )  # fmt: skip
 
 
 @pytest.fixture
 def kimai(db: None) -> Connection:
     connection = Connection.objects.create(
-        kind="kimai", name="Billing Kimai", base_url="http://127.0.0.1:9", token="k-token"
-    )
+        kind="kimai", name="Billing Kimai", base_url="http://127.0.0.1:9", token="k-token",
+        settings=NO_RETRIES,
+    )  # fmt: skip
     ReferenceSnapshot.objects.create(
         connection=connection,
         fetched_at=datetime(2026, 3, 1, tzinfo=UTC),

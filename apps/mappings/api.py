@@ -1,0 +1,582 @@
+"""/api/v1/mappings: the rule table, user and activity mappings, and the preview.
+
+Every operation works on one source → target pair: the ``source`` and ``target`` connection ids
+given as query parameters, else the first enabled Zammad and Kimai connections. Bad input gets
+a 4xx with a message (422 for validation) and writes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Router, Schema
+from ninja.responses import Status
+from pydantic import AwareDatetime, ConfigDict, Field
+
+from apps.connectors.entry import ActivityRef, AgentRef, OrganizationRef, TicketRef, TimeEntry
+from apps.connectors.models import Connection
+from apps.mappings import services
+from apps.mappings.catalog import Catalog
+from apps.mappings.engine import FieldDecision, TicketFacts, TimesheetPlan
+from apps.mappings.models import MappingProfile, Rule
+from apps.mappings.reference import kimai_reference, snapshot_of
+from apps.mappings.rules import Billable, ProjectMode, RuleSpec, analyse, spec_of
+
+router = Router(tags=["Mappings"])
+
+
+# -- schemas --------------------------------------------------------------------------------------
+class RuleIn(RuleSpec):
+    """A rule: conditions (empty: any) and outcome."""
+
+
+class RulePatch(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = None
+    organization_ids: list[str] | None = None
+    customer_ids: list[str] | None = None
+    group_ids: list[str] | None = None
+    activity_type_ids: list[str] | None = None
+    title_pattern: str | None = None
+    tag_pattern: str | None = None
+    project_mode: ProjectMode | None = None
+    customer_id: str | None = None
+    project_id: str | None = None
+    project_name_template: str | None = None
+    activity_id: str | None = None
+    billable: Billable | None = None
+    extra_tags: list[str] | None = None
+
+
+class FindingOut(Schema):
+    kind: Literal["unreachable", "overlap", "broken"]
+    message: str
+
+
+class RuleOut(RuleSpec):
+    id: int
+    position: int
+    findings: list[FindingOut] = Field(
+        description="Never reached, overlapping an earlier rule, or broken in Kimai."
+    )
+
+
+class ReorderIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(description="Every rule id of the table, in the new order.")
+
+
+class AgentMappingOut(Schema):
+    zammad_user: str
+    name: str
+    email: str
+    kimai_user: str | None
+    kimai_user_name: str | None
+    method: Literal["manual", "email", ""] = Field(
+        description="manual: chosen by hand; email: matched by e-mail; empty: unmapped."
+    )
+
+
+class UsersOut(Schema):
+    unmapped_policy: Literal["conflict", "fallback"]
+    fallback_kimai_user: str | None
+    kimai_users_listed: bool
+    agents: list[AgentMappingOut]
+
+
+class UserMappingIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    zammad_user: str = Field(description="The Zammad user id of the agent.")
+    kimai_user: str | None = Field(description="A Kimai user id; null: match by e-mail again.")
+
+
+class UsersIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    mappings: list[UserMappingIn] = Field(default_factory=list)
+    unmapped_policy: Literal["conflict", "fallback"] | None = None
+    fallback_kimai_user: str | None = None
+
+
+class ActivityMappingOut(Schema):
+    zammad_type: str = Field(description='Zammad type id; "" for entries without a type.')
+    zammad_type_name: str
+    kimai_activity: str | None
+    kimai_activity_name: str | None
+    decided: Literal["by hand", "same name", "not mapped"]
+
+
+class ActivitiesOut(Schema):
+    mappings: list[ActivityMappingOut]
+
+
+class ActivityMappingIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    zammad_type: str = Field(max_length=64, description='"" for entries without a type.')
+    kimai_activity: str | None = Field(description="A Kimai activity id; null: no mapping.")
+
+
+class ActivitiesIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    mappings: list[ActivityMappingIn]
+
+
+class RefIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str | None = None
+
+
+class TicketIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    number: str | None = None
+    title: str | None = None
+
+
+class AgentIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)
+    email: str | None = None
+    name: str | None = None
+
+
+class TicketDetailsIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    group_id: str | None = None
+    group_name: str | None = None
+    customer_id: str | None = None
+    tags: list[str] | None = None
+
+
+class EntryIn(Schema):
+    """A time accounting as the Zammad connector would read it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    external_id: str = Field(default="preview", min_length=1, max_length=64)
+    booked_at: AwareDatetime
+    duration_seconds: int = Field(ge=-10_000_000, le=10_000_000)
+    ticket: TicketIn | None = None
+    organization: RefIn | None = None
+    agent: AgentIn | None = None
+    activity: RefIn | None = None
+    ticket_details: TicketDetailsIn | None = None
+
+
+class PreviewIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    time_accounting_id: str | None = Field(default=None, description="Read from Zammad.")
+    ticket_number: str | None = Field(default=None, description="All entries of the ticket.")
+    entry: EntryIn | None = Field(default=None, description="An entry given here.")
+
+
+class FieldOut(Schema):
+    value: Any
+    display: str
+    decided_by: str
+    reason: str
+
+
+class ProblemOut(Schema):
+    kind: str
+    message: str
+    field: str | None
+
+
+class DraftOut(Schema):
+    begin: datetime
+    end: datetime
+    duration_seconds: int
+    user_id: str | None
+    project_id: str
+    activity_id: str
+    description: str
+    tags: list[str]
+    billable: bool | None
+
+
+class ToCreateOut(Schema):
+    name: str
+    customer_id: str | None = None
+    link_scope: str
+    link_key: str
+
+
+class PlanOut(Schema):
+    entry_id: str
+    marker: str
+    status: Literal["ready", "creates_project", "conflict", "skipped"]
+    draft: DraftOut | None
+    fields: dict[str, FieldOut]
+    problems: list[ProblemOut]
+    skipped_reason: str | None
+    rule_id: int | None
+    project_to_create: ToCreateOut | None
+    customer_to_create: ToCreateOut | None
+
+
+class PreviewOut(Schema):
+    plans: list[PlanOut]
+    note: str
+
+
+class ErrorOut(Schema):
+    detail: str
+    errors: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class RefreshOut(Schema):
+    kimai_fetched_at: datetime | None
+    zammad_fetched_at: datetime | None
+    agents_found: int
+    errors: list[str]
+
+
+# -- helpers --------------------------------------------------------------------------------------
+@dataclass
+class _Pair:
+    source: Connection
+    target: Connection
+    profile: MappingProfile
+
+
+def _pair(source: int | None, target: int | None) -> _Pair:
+    """The pair asked for; NotConfigured (409) when a connection is missing."""
+    source_connection, target_connection = services.current_pair(source, target)
+    profile = services.profile_for(source_connection, target_connection)
+    assert source_connection is not None and target_connection is not None
+    return _Pair(source_connection, target_connection, profile)
+
+
+def _catalog(profile: MappingProfile) -> Catalog:
+    reference, _ = kimai_reference(profile.target)
+    return Catalog.build(reference)
+
+
+def _rules_out(profile: MappingProfile) -> list[dict[str, Any]]:
+    catalog = _catalog(profile)
+    rules = list(Rule.objects.filter(profile=profile))
+    specs = [(rule.pk, spec_of(rule)) for rule in rules]
+    findings = analyse(specs, catalog)
+    return [
+        {
+            **spec.model_dump(),
+            "id": rule_id,
+            "position": position,
+            "findings": [asdict(f) for f in findings[rule_id]],
+        }
+        for position, (rule_id, spec) in enumerate(specs, start=1)
+    ]
+
+
+def _rule_out(rule: Rule) -> dict[str, Any]:
+    return next(r for r in _rules_out(rule.profile) if r["id"] == rule.pk)
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _field(decision: FieldDecision) -> dict[str, Any]:
+    return {
+        "value": _value(decision.value),
+        "display": decision.display,
+        "decided_by": decision.decided_by,
+        "reason": decision.reason,
+    }
+
+
+def plan_out(plan: TimesheetPlan) -> dict[str, Any]:
+    if plan.skipped_reason:
+        status = "skipped"
+    elif plan.problems:
+        status = "conflict"
+    elif plan.project_to_create:
+        status = "creates_project"
+    else:
+        status = "ready"
+    draft = None
+    if plan.draft is not None:
+        draft = {
+            **vars(plan.draft),
+            "end": plan.fields["end"].value,
+            "tags": list(plan.draft.tags),
+        }
+    return {
+        "entry_id": plan.entry_id,
+        "marker": plan.marker,
+        "status": status,
+        "draft": draft,
+        "fields": {name: _field(d) for name, d in plan.fields.items()},
+        "problems": [asdict(p) for p in plan.problems],
+        "skipped_reason": plan.skipped_reason,
+        "rule_id": plan.rule_id,
+        "project_to_create": asdict(plan.project_to_create) if plan.project_to_create else None,
+        "customer_to_create": asdict(plan.customer_to_create) if plan.customer_to_create else None,
+    }
+
+
+# -- rules ----------------------------------------------------------------------------------------
+@router.get("/mappings/rules", response=list[RuleOut], summary="The rule table, in order")
+def list_rules(
+    request: HttpRequest, source: int | None = None, target: int | None = None
+) -> list[dict[str, Any]]:
+    return _rules_out(_pair(source, target).profile)
+
+
+@router.post(
+    "/mappings/rules",
+    response={201: RuleOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Add a rule at the end of the table",
+)
+def create_rule(
+    request: HttpRequest, payload: RuleIn, source: int | None = None, target: int | None = None
+) -> Status[dict[str, Any]]:
+    pair = _pair(source, target)
+    rule = services.create_rule(pair.profile, payload, _catalog(pair.profile))
+    return Status(201, _rule_out(rule))
+
+
+@router.post(
+    "/mappings/rules/reorder",
+    response={200: list[RuleOut], 409: ErrorOut, 422: ErrorOut},
+    summary="Put the rules in this order (every id exactly once)",
+)
+def reorder_rules(
+    request: HttpRequest, payload: ReorderIn, source: int | None = None, target: int | None = None
+) -> list[dict[str, Any]]:
+    pair = _pair(source, target)
+    services.reorder_rules(pair.profile, payload.ids)
+    return _rules_out(pair.profile)
+
+
+@router.get("/mappings/rules/{rule_id}", response=RuleOut, summary="One rule")
+def get_rule(request: HttpRequest, rule_id: int) -> dict[str, Any]:
+    return _rule_out(get_object_or_404(Rule, pk=rule_id))
+
+
+@router.put(
+    "/mappings/rules/{rule_id}",
+    response={200: RuleOut, 422: ErrorOut},
+    summary="Replace a rule (fields left out take their defaults)",
+)
+def replace_rule(request: HttpRequest, rule_id: int, payload: RuleIn) -> dict[str, Any]:
+    rule = get_object_or_404(Rule.objects.select_related("profile"), pk=rule_id)
+    services.update_rule(rule, payload, _catalog(rule.profile))
+    return _rule_out(rule)
+
+
+@router.patch(
+    "/mappings/rules/{rule_id}",
+    response={200: RuleOut, 422: ErrorOut},
+    summary="Change some fields of a rule",
+)
+def patch_rule(request: HttpRequest, rule_id: int, payload: RulePatch) -> dict[str, Any]:
+    rule = get_object_or_404(Rule.objects.select_related("profile"), pk=rule_id)
+    services.patch_rule(rule, payload.model_dump(exclude_unset=True), _catalog(rule.profile))
+    return _rule_out(rule)
+
+
+@router.delete("/mappings/rules/{rule_id}", response={204: None}, summary="Delete a rule")
+def delete_rule(request: HttpRequest, rule_id: int) -> Status[None]:
+    services.delete_rule(get_object_or_404(Rule, pk=rule_id))
+    return Status(204, None)
+
+
+# -- users ----------------------------------------------------------------------------------------
+def _users_out(pair: _Pair) -> dict[str, Any]:
+    snapshot = snapshot_of(pair.target)
+    return {
+        "unmapped_policy": pair.profile.unmapped_policy,
+        "fallback_kimai_user": pair.profile.fallback_user.external_id
+        if pair.profile.fallback_user
+        else None,
+        "kimai_users_listed": bool(snapshot and snapshot.users_listed),
+        "agents": [
+            {
+                "zammad_user": row.agent.external_id,
+                "name": row.agent.name,
+                "email": row.agent.email,
+                "kimai_user": row.kimai_user.external_id if row.kimai_user else None,
+                "kimai_user_name": row.kimai_user.label if row.kimai_user else None,
+                "method": row.method,
+            }
+            for row in services.agent_rows(pair.source, pair.target)
+        ],
+    }
+
+
+@router.get("/mappings/users", response={200: UsersOut, 409: ErrorOut}, summary="User mapping")
+def list_users(
+    request: HttpRequest, source: int | None = None, target: int | None = None
+) -> dict[str, Any]:
+    return _users_out(_pair(source, target))
+
+
+@router.api_operation(
+    ["PUT", "PATCH"],
+    "/mappings/users",
+    response={200: UsersOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Map agents by hand (or back to e-mail matching) and set the unmapped-user policy",
+)
+def set_users(
+    request: HttpRequest, payload: UsersIn, source: int | None = None, target: int | None = None
+) -> dict[str, Any]:
+    pair = _pair(source, target)
+    with transaction.atomic():
+        for item in payload.mappings:
+            services.set_user_mapping(pair.source, pair.target, item.zammad_user, item.kimai_user)
+        if payload.unmapped_policy is not None:
+            services.set_unmapped_policy(
+                pair.profile, payload.unmapped_policy, payload.fallback_kimai_user
+            )
+    pair.profile.refresh_from_db()
+    return _users_out(pair)
+
+
+# -- activities -----------------------------------------------------------------------------------
+def _activities_out(profile: MappingProfile) -> dict[str, Any]:
+    rows = services.activity_rows(profile, _catalog(profile))
+    return {
+        "mappings": [
+            {
+                "zammad_type": row.type_id,
+                "zammad_type_name": row.type_name,
+                "kimai_activity": row.mapped_id or row.by_name_id,
+                "kimai_activity_name": row.mapped_label or row.by_name_label or None,
+                "decided": "by hand"
+                if row.mapped_id
+                else ("same name" if row.by_name_id else "not mapped"),
+            }
+            for row in rows
+        ]
+    }
+
+
+@router.get(
+    "/mappings/activities",
+    response={200: ActivitiesOut, 409: ErrorOut},
+    summary="Activity mapping: each Zammad type (and no type) → Kimai activity",
+)
+def list_activities(
+    request: HttpRequest, source: int | None = None, target: int | None = None
+) -> dict[str, Any]:
+    pair = _pair(source, target)
+    return _activities_out(pair.profile)
+
+
+@router.api_operation(
+    ["PUT", "PATCH"],
+    "/mappings/activities",
+    response={200: ActivitiesOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Map Zammad types to Kimai activities (null removes a mapping)",
+)
+def set_activities(
+    request: HttpRequest,
+    payload: ActivitiesIn,
+    source: int | None = None,
+    target: int | None = None,
+) -> dict[str, Any]:
+    pair = _pair(source, target)
+    catalog = _catalog(pair.profile)
+    with transaction.atomic():
+        for item in payload.mappings:
+            services.set_activity_mapping(
+                pair.profile, item.zammad_type, item.kimai_activity, catalog
+            )
+    return _activities_out(pair.profile)
+
+
+# -- preview and refresh --------------------------------------------------------------------------
+def _entry(payload: EntryIn, source_id: int | None) -> tuple[TimeEntry, dict[str, TicketFacts]]:
+    ticket = TicketRef(**payload.ticket.model_dump()) if payload.ticket else None
+    entry = TimeEntry(
+        source_kind="zammad",
+        connection_id=source_id,
+        external_id=payload.external_id,
+        booked_at=payload.booked_at,
+        duration_seconds=payload.duration_seconds,
+        ticket=ticket,
+        organization=OrganizationRef(**payload.organization.model_dump())
+        if payload.organization
+        else None,
+        agent=AgentRef(**payload.agent.model_dump()) if payload.agent else None,
+        activity=ActivityRef(**payload.activity.model_dump()) if payload.activity else None,
+    )
+    facts = {}
+    if ticket is not None and payload.ticket_details is not None:
+        details = payload.ticket_details
+        facts[ticket.id] = TicketFacts(
+            ticket.id,
+            details.group_id,
+            details.group_name,
+            details.customer_id,
+            tuple(details.tags) if details.tags is not None else None,
+        )
+    return entry, facts
+
+
+@router.post(
+    "/mappings/preview",
+    response={200: PreviewOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut},
+    summary="The Kimai timesheet an entry becomes, field by field, and why",
+)
+def preview(
+    request: HttpRequest, payload: PreviewIn, source: int | None = None, target: int | None = None
+) -> dict[str, Any]:
+    given = [v for v in (payload.time_accounting_id, payload.ticket_number, payload.entry) if v]
+    if len(given) != 1:
+        raise services.MappingInvalid(
+            {"general": ["Send exactly one of time_accounting_id, ticket_number and entry."]}
+        )
+    pair = _pair(source, target)
+    if payload.entry is not None:
+        entry, facts = _entry(payload.entry, pair.source.pk)
+        found = services.plan_entries(pair.source, pair.target, [entry], facts)
+    else:
+        found = services.preview_from_zammad(
+            pair.source,
+            pair.target,
+            ticket_number=payload.ticket_number or "",
+            accounting_id=payload.time_accounting_id or "",
+        )
+    return {"plans": [plan_out(plan) for _, plan in found.plans], "note": found.note}
+
+
+@router.post(
+    "/mappings/reference/refresh",
+    response={200: RefreshOut, 409: ErrorOut},
+    summary="Fetch Kimai's and Zammad's reference data again and find recent agents",
+)
+def refresh_reference(
+    request: HttpRequest, source: int | None = None, target: int | None = None
+) -> dict[str, Any]:
+    pair = _pair(source, target)
+    found, errors = services.refresh_pair(pair.source, pair.target)
+    kimai, zammad = snapshot_of(pair.target), snapshot_of(pair.source)
+    return {
+        "kimai_fetched_at": kimai.fetched_at if kimai else None,
+        "zammad_fetched_at": zammad.fetched_at if zammad else None,
+        "agents_found": found,
+        "errors": errors,
+    }
