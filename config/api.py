@@ -15,6 +15,8 @@ from apps.core.api import router as core_router
 from apps.mappings.api import router as mappings_router
 from apps.mappings.lookups import PreviewUnavailable
 from apps.mappings.services import MappingInvalid, NotConfigured
+from apps.sync.api import audit_router, conflicts_router
+from apps.sync.api import router as sync_router
 
 api = NinjaAPI(
     title="Zammad → Kimai Sync",
@@ -77,3 +79,6 @@ api.add_router("/", core_router)
 api.add_router("/", accounts_router)
 api.add_router("/", connectors_router)
 api.add_router("/", mappings_router)
+api.add_router("/", sync_router)
+api.add_router("/", conflicts_router)
+api.add_router("/", audit_router)

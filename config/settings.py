@@ -274,6 +274,8 @@ Q_CLUSTER = {
     "poll": 0.5,
     "label": "Task queue",
 }
+# Run queued tasks in the calling process instead of the worker (tests and the `sync` command).
+TASKS_INLINE = env_bool("TASKS_INLINE", False)
 # A worker is "alive" for /readyz when its heartbeat is younger than this.
 WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 10, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60, minimum=5)

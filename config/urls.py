@@ -33,5 +33,6 @@ urlpatterns = [
     path("api/v1/", include((_api_urls(), "api"), namespace="api")),
     path("connectors/", include("apps.connectors.urls")),
     path("mappings/", include("apps.mappings.urls")),
+    path("sync/", include("apps.sync.urls")),
     path("", include("apps.ui.urls")),
 ]

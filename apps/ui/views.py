@@ -37,7 +37,9 @@ def _api_keys_context(form: ApiKeyForm | None = None, new_key: str | None = None
 
 @require_GET
 def settings_page(request: HtmxHttpRequest) -> HttpResponse:
-    return render(request, "ui/settings.html", _api_keys_context())
+    from apps.sync.views import settings_context
+
+    return render(request, "ui/settings.html", _api_keys_context() | settings_context())
 
 
 @require_POST

@@ -1,0 +1,129 @@
+"""Opening, refreshing and closing conflicts: one open conflict per entry at most."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.connectors.entry import TimeEntry
+from apps.core import audit
+from apps.mappings.engine import TimesheetPlan
+from apps.mappings.models import MappingProfile
+from apps.sync.models import Conflict, Run
+
+# Fields whose explanation may name a person: only their ids are kept (GDPR: names live in Person).
+PERSONAL_FIELDS = {"user"}
+
+
+def entry_snapshot(entry: TimeEntry) -> dict[str, Any]:
+    return {
+        "id": entry.external_id,
+        "ticket_id": entry.ticket.id if entry.ticket else None,
+        "ticket_number": entry.ticket.number if entry.ticket else None,
+        "ticket_title": entry.ticket.title if entry.ticket else None,
+        "organization_id": entry.organization.id if entry.organization else None,
+        "organization": entry.organization.name if entry.organization else None,
+        "activity_type_id": entry.activity.id if entry.activity else None,
+        "activity_type": entry.activity.name if entry.activity else None,
+        "agent_id": entry.agent.id if entry.agent else None,
+        "booked_at": entry.booked_at.isoformat(),
+        "duration_seconds": entry.duration_seconds,
+    }
+
+
+def plan_snapshot(entry: TimeEntry, plan: TimesheetPlan | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for name, decision in (plan.fields if plan else {}).items():
+        value = decision.value
+        if isinstance(value, tuple | list):
+            value = list(value)
+        elif value is not None and not isinstance(value, bool | int | float | str):
+            value = str(value) if not hasattr(value, "isoformat") else value.isoformat()
+        if name in PERSONAL_FIELDS:
+            fields[name] = {"value": value, "decided_by": decision.decided_by}
+        else:
+            fields[name] = {
+                "value": value, "display": decision.display,
+                "decided_by": decision.decided_by, "reason": decision.reason,
+            }  # fmt: skip
+    return {
+        "entry": entry_snapshot(entry),
+        "timesheet": fields,
+        "marker": plan.marker if plan else "",
+        "problems": [p.kind for p in plan.problems] if plan else [],
+    }
+
+
+def record_conflict(
+    profile: MappingProfile,
+    run: Run | None,
+    source_id: str,
+    kind: str,
+    reason: str,
+    *,
+    entry: TimeEntry | None = None,
+    plan: TimesheetPlan | None = None,
+    agent_person_id: int | None = None,
+    target_snapshot: dict[str, Any] | None = None,
+    candidates: list[dict[str, Any]] | None = None,
+    kimai_id: str = "",
+) -> Conflict:
+    values: dict[str, Any] = {
+        "kind": kind,
+        "reason": reason,
+        "run": run,
+        "kimai_id": kimai_id,
+        "target_snapshot": target_snapshot,
+        "candidates": candidates or [],
+    }
+    if entry is not None:
+        values.update(
+            ticket_id=entry.ticket.id if entry.ticket else "",
+            ticket_number=entry.ticket.number or "" if entry.ticket else "",
+            booked_at=entry.booked_at,
+            source_fingerprint=entry.fingerprint,
+            source_snapshot=plan_snapshot(entry, plan),
+            agent_id=agent_person_id,
+        )
+    for _ in range(2):
+        existing = Conflict.objects.filter(
+            profile=profile, source_id=source_id, status=Conflict.Status.OPEN
+        ).first()
+        if existing is not None:
+            for name, value in values.items():
+                setattr(existing, name, value)
+            existing.save()
+            return existing
+        try:
+            with transaction.atomic():
+                return Conflict.objects.create(profile=profile, source_id=source_id, **values)
+        except IntegrityError:
+            continue  # opened concurrently: update that one
+    raise RuntimeError(f"could not record the conflict of entry {source_id}")
+
+
+def close_open_conflict(
+    profile: MappingProfile, source_id: str, resolution: str, actor: str, run: Run | None = None
+) -> bool:
+    """Mark the entry's open conflict resolved (e.g. a mapping now decides it)."""
+    conflict = Conflict.objects.filter(
+        profile=profile, source_id=source_id, status=Conflict.Status.OPEN
+    ).first()
+    if conflict is None:
+        return False
+    before = conflict.snapshot()
+    conflict.status = Conflict.Status.RESOLVED
+    conflict.resolution = resolution
+    conflict.resolved_by = actor
+    conflict.resolved_at = timezone.now()
+    conflict.save(
+        update_fields=["status", "resolution", "resolved_by", "resolved_at", "updated_at"]
+    )
+    audit.record(
+        actor, "conflict.resolve", "conflict", conflict.pk, before=before,
+        after=conflict.snapshot() | {"resolution": resolution},
+        run_id=run.pk if run else None, ticket=conflict.ticket_number,
+    )  # fmt: skip
+    return True

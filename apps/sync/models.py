@@ -1,0 +1,316 @@
+"""What the sync knows and did: settings, runs, their items, links, write intents and conflicts.
+
+Exactly-once rests on three tables here:
+
+* :class:`Link` says "Zammad entry X is Kimai timesheet Y"; unique both ways per profile.
+* :class:`WriteIntent` is written and committed *before* every write to Kimai; at most one open
+  intent per entry (a partial unique index). An intent left open by a crash or an uncertain answer
+  is settled by searching Kimai for the entry's marker before anything is sent again.
+* a PostgreSQL advisory lock lets one run at a time work on a profile (see ``locks.py``).
+
+People are referred to by ``Person`` id only; no names or e-mail addresses are stored here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class SyncSettings(models.Model):
+    """Per mapping profile (a Zammad → Kimai pair): deletion policy and schedule."""
+
+    class DeletionPolicy(models.TextChoices):
+        FLAG = "flag", "flag a conflict for a person to decide"
+        DELETE = "delete", "delete the Kimai timesheet"
+        IGNORE = "ignore", "leave the Kimai timesheet alone"
+
+    profile = models.OneToOneField(
+        "mappings.MappingProfile", on_delete=models.CASCADE, related_name="sync_settings"
+    )
+    deletion_policy = models.CharField(
+        max_length=10, choices=DeletionPolicy.choices, default=DeletionPolicy.FLAG
+    )
+    schedule_enabled = models.BooleanField(default=True)
+    incremental_every_minutes = models.PositiveSmallIntegerField(default=15)
+    full_reconcile_hour_utc = models.PositiveSmallIntegerField(default=2)
+    full_lookback_days = models.PositiveSmallIntegerField(default=30)
+    # Zammad commits and pages out of order (zammad-api.md §5.7): look back this far.
+    incremental_overlap_minutes = models.PositiveSmallIntegerField(default=10)
+    watermark = models.DateTimeField(null=True, blank=True)
+    last_full_reconcile_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"sync settings of profile {self.profile_id}"
+
+
+class Run(models.Model):
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "schedule"
+        WEBHOOK = "webhook", "webhook"
+        MANUAL = "manual", "manual"
+        API = "api", "API"
+        CLI = "cli", "command line"
+
+    class Scope(models.TextChoices):
+        WINDOW = "window", "date window"
+        INCREMENTAL = "incremental", "changes since the last run"
+        TICKET = "ticket", "one ticket"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        SUCCEEDED = "succeeded", "succeeded"
+        FAILED = "failed", "failed"
+
+    profile = models.ForeignKey(
+        "mappings.MappingProfile", on_delete=models.CASCADE, related_name="runs"
+    )
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    actor = models.CharField(max_length=100)
+    scope = models.CharField(max_length=12, choices=Scope.choices)
+    window_start = models.DateTimeField(null=True, blank=True)
+    window_end = models.DateTimeField(null=True, blank=True)
+    ticket_id = models.CharField(max_length=64, blank=True)
+    dry_run = models.BooleanField(default=False)
+    # Bursts of the same request coalesce into one queued run (unique while queued).
+    coalesce_key = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    # Hours to create/update per Kimai user (Person id), for the plan shown before confirming.
+    hours = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    requests_made = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "coalesce_key"],
+                condition=Q(status="queued"),
+                name="one_queued_run_per_request",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.scope}, {self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+
+    @property
+    def progress_percent(self) -> int:
+        if self.finished:
+            return 100
+        return int(100 * self.done / self.total) if self.total else 0
+
+    def describe_scope(self) -> str:
+        if self.scope == self.Scope.TICKET:
+            return f"ticket {self.ticket_id}"
+        if self.scope == self.Scope.WINDOW and self.window_start and self.window_end:
+            return f"{self.window_start:%Y-%m-%d} to {self.window_end:%Y-%m-%d}"
+        return self.get_scope_display()
+
+
+class Outcome(models.TextChoices):
+    IN_SYNC = "in_sync", "in sync"
+    CREATE = "create", "create"
+    UPDATE = "update", "update"
+    ADOPT = "adopt", "adopt"
+    CONFLICT = "conflict", "conflict"
+    SKIP = "skip", "skipped"
+    DELETE = "delete", "delete in Kimai"
+    ORPHANED = "orphaned", "source deleted, left alone"
+
+
+class RunItem(models.Model):
+    """One entry's planned and applied action in a run."""
+
+    class Result(models.TextChoices):
+        PLANNED = "planned", "planned (dry run)"
+        DONE = "done", "done"
+        FAILED = "failed", "failed"
+        UNCERTAIN = "uncertain", "uncertain: verified on the next run"
+        NOTHING = "nothing", "nothing to do"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
+    source_id = models.CharField(max_length=64)
+    ticket_id = models.CharField(max_length=64, blank=True)
+    ticket_number = models.CharField(max_length=50, blank=True)
+    booked_at = models.DateTimeField(null=True, blank=True)
+    planned = models.CharField(max_length=10, choices=Outcome.choices)
+    applied = models.CharField(max_length=10, choices=Outcome.choices, blank=True)
+    result = models.CharField(max_length=10, choices=Result.choices)
+    reason = models.TextField(blank=True)
+    kimai_id = models.CharField(max_length=64, blank=True)
+    kimai_user = models.ForeignKey(
+        "gdpr.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    duration_seconds = models.IntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "planned"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}: {self.planned}"
+
+
+class Link(models.Model):
+    """Zammad entry ``source_id`` is Kimai timesheet ``kimai_id``."""
+
+    class Origin(models.TextChoices):
+        CREATED = "created", "created by the sync"
+        ADOPTED = "adopted", "adopted an existing timesheet"
+        LINKED = "linked", "linked by a person"
+
+    profile = models.ForeignKey(
+        "mappings.MappingProfile", on_delete=models.CASCADE, related_name="links"
+    )
+    source_id = models.CharField(max_length=64)
+    ticket_id = models.CharField(max_length=64, blank=True)
+    booked_at = models.DateTimeField(db_index=True)
+    kimai_id = models.CharField(max_length=64)
+    marker = models.CharField(max_length=100)
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    # The source entry as it was when last written; a different one means Zammad changed it.
+    source_fingerprint = models.CharField(max_length=64)
+    # The Kimai timesheet as we wrote or last accepted it; a different one means a person edited.
+    target_fingerprint = models.CharField(max_length=64)
+    # Zammad's updated_at of the entry as synced: incremental runs skip rows still at it.
+    source_changed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "source_id"], name="one_link_per_entry"),
+            models.UniqueConstraint(fields=["profile", "kimai_id"], name="one_link_per_timesheet"),
+        ]
+        indexes = [models.Index(fields=["profile", "ticket_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} → {self.kimai_id}"
+
+
+class WriteIntent(models.Model):
+    """Recorded and committed before a write to Kimai; settled after it."""
+
+    class Operation(models.TextChoices):
+        CREATE = "create", "create"
+        UPDATE = "update", "update"
+        DELETE = "delete", "delete"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "about to be sent"
+        UNCERTAIN = "uncertain", "sent, outcome unknown"
+        DONE = "done", "done"
+        FAILED = "failed", "refused"
+        ABANDONED = "abandoned", "not applied (verified)"
+
+    OPEN_STATES = (State.PENDING, State.UNCERTAIN)
+
+    profile = models.ForeignKey(
+        "mappings.MappingProfile", on_delete=models.CASCADE, related_name="intents"
+    )
+    source_id = models.CharField(max_length=64)
+    operation = models.CharField(max_length=10, choices=Operation.choices)
+    marker = models.CharField(max_length=100)
+    kimai_id = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # What was sent (ids, times, description: no names) and the source fingerprint it came from,
+    # so an uncertain write can be verified against Kimai later.
+    payload = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "source_id"],
+                condition=Q(state__in=["pending", "uncertain"]),
+                name="one_open_intent_per_entry",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.source_id} ({self.state})"
+
+
+class Conflict(models.Model):
+    """Something the sync will not decide alone; waits for a person."""
+
+    class Kind(models.TextChoices):
+        UNMAPPED_USER = "unmapped_user", "agent without Kimai user"
+        UNMAPPED_ACTIVITY = "unmapped_activity", "activity type without Kimai activity"
+        NO_MATCHING_RULE = "no_matching_rule", "no rule matches"
+        BROKEN_RULE = "broken_rule", "rule points at a missing project or activity"
+        INVALID_ACTIVITY = "invalid_activity", "activity not allowed on the project"
+        AMBIGUOUS_MATCH = "ambiguous_match", "several Kimai timesheets could be this entry"
+        DURATION_MISMATCH = "duration_mismatch", "a Kimai timesheet with another duration"
+        CHANGED_IN_KIMAI = "changed_in_kimai", "edited in Kimai and in Zammad"
+        SOURCE_DELETED = "source_deleted", "deleted in Zammad"
+        REJECTED = "rejected", "refused by Kimai"
+        LOCKED = "locked", "locked in Kimai"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "open"
+        RESOLVED = "resolved", "resolved"
+        SKIPPED = "skipped", "skipped"
+
+    profile = models.ForeignKey(
+        "mappings.MappingProfile", on_delete=models.CASCADE, related_name="conflicts"
+    )
+    source_id = models.CharField(max_length=64)
+    ticket_id = models.CharField(max_length=64, blank=True)
+    ticket_number = models.CharField(max_length=50, blank=True, db_index=True)
+    agent = models.ForeignKey(
+        "gdpr.Person", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    booked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    kind = models.CharField(max_length=20, choices=Kind.choices, db_index=True)
+    reason = models.TextField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    # What the sync saw: the planned timesheet and the Kimai side (ids and values, no names).
+    source_snapshot = models.JSONField(default=dict, blank=True)
+    target_snapshot = models.JSONField(null=True, blank=True)
+    candidates = models.JSONField(default=list, blank=True)
+    kimai_id = models.CharField(max_length=64, blank=True)
+    source_fingerprint = models.CharField(max_length=64, blank=True)
+    run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=30, blank=True)
+    resolved_by = models.CharField(max_length=100, blank=True)
+    note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["profile", "source_id"],
+                condition=Q(status="open"),
+                name="one_open_conflict_per_entry",
+            )
+        ]
+        indexes = [models.Index(fields=["profile", "status", "kind"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.source_id}"
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"kind": self.kind, "status": self.status, "reason": self.reason}

@@ -1,0 +1,211 @@
+"""Sync benchmarks against the doubles on 127.0.0.1. Prints figures; asserts nothing.
+
+    .venv/bin/python -m bench.sync_bench [--entries 10000] [--latency-ms 20] [--reconcile 100000]
+
+1. An incremental run with nothing changed: HTTP requests and wall time (goal: <= 5, < 1 s).
+2. A first sync of N entries into an empty Kimai: requests against creates (goal: at most 2 %
+   more) and wall time against requests x latency / concurrency (goal: within 1.5x).
+3. Reconciling M entries against M timesheets (planning and deciding, no I/O): CPU seconds and
+   peak memory (goal: < 5 s, < 500 MB).
+
+Runs in its own embedded PostgreSQL (DATA_DIR=var/bench) so development data is untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATA_DIR", str(ROOT / "var" / "bench"))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+
+def _setup() -> None:
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0, interactive=False)
+    call_command("flush", verbosity=0, interactive=False)
+
+
+def bench_sync(entries: int, latency_ms: float) -> None:
+    from apps.connectors.models import Connection
+    from apps.sync.engine import execute_run
+    from apps.sync.models import Run
+    from apps.sync.services import request_run
+    from tests.doubles.dataset import scaled_dataset
+    from tests.support.servers import served_doubles
+    from tests.sync.world import configure
+
+    dataset = scaled_dataset(entries)
+    # One Kimai user for everyone would hide per-user work; map every agent, Pat included.
+    with served_doubles(dataset) as served:
+        served.kimai.add_user("pat", "pat.temp@example.com", "America/Los_Angeles")
+        zammad = Connection.objects.create(
+            kind="zammad", name="Zammad", base_url=served.zammad_url,
+            token=dataset.zammad_token, settings={"time_unit": "minute"},
+        )  # fmt: skip
+        kimai = Connection.objects.create(
+            kind="kimai", name="Kimai", base_url=served.kimai_url, token=dataset.kimai_token
+        )
+        profile = configure(zammad, kimai, served.kimai)
+        for double in (served.zammad, served.kimai):
+            double.latency = latency_ms / 1000
+        first = min(e.created_at for e in dataset.entries) - timedelta(days=1)
+        last = max(e.created_at for e in dataset.entries) + timedelta(days=1)
+
+        def run(scope: str, **kw: object) -> tuple[Run, float]:
+            queued, _ = request_run(
+                profile,
+                scope=scope,
+                trigger="cli",
+                actor="bench",
+                enqueue=False,
+                **kw,  # type: ignore[arg-type]
+            )
+            started = time.perf_counter()
+            finished = execute_run(queued.pk)
+            assert finished is not None
+            return finished, time.perf_counter() - started
+
+        full, seconds = run("window", start=first, end=last)
+        creates = full.counts.get("create", 0)
+        concurrency = kimai.connector().http.tuning.max_concurrent_requests
+        ideal = full.requests_made * latency_ms / 1000 / concurrency
+        print(f"first sync: {entries} entries, {creates} creates, {full.requests_made} requests "
+              f"({(full.requests_made / max(creates, 1) - 1) * 100:+.2f} % over creates), "
+              f"{seconds:.1f} s wall; requests x latency / concurrency = {ideal:.1f} s "
+              f"(ratio {seconds / ideal:.2f}); "
+              f"conflicts {full.counts.get('conflict', 0)}")  # fmt: skip
+
+        incremental, seconds = run("incremental")
+        print(f"incremental, nothing changed: {incremental.requests_made} requests, "
+              f"{seconds * 1000:.0f} ms, counts {incremental.counts}")  # fmt: skip
+
+
+def bench_reconcile(count: int) -> None:
+    import tracemalloc
+    from zoneinfo import ZoneInfo
+
+    from apps.connectors.base import (
+        ReferenceActivity,
+        ReferenceCustomer,
+        ReferenceData,
+        ReferenceProject,
+        ReferenceUser,
+    )
+    from apps.connectors.entry import (
+        ActivityRef,
+        AgentRef,
+        OrganizationRef,
+        ProjectRef,
+        TicketRef,
+        TimeEntry,
+    )
+    from apps.mappings.engine import MappingContext, marker_for, plan_timesheet
+    from apps.mappings.models import MappingProfile
+    from apps.mappings.rules import RuleSpec
+    from apps.sync.reconcile import KimaiIndex, Reconciler
+
+    reference = ReferenceData(
+        users=tuple(
+            ReferenceUser(str(i), f"u{i}", f"u{i}@example.com", f"User {i}", "Europe/Berlin")
+            for i in range(1, 7)
+        ),  # fmt: skip
+        customers=(ReferenceCustomer("1", "ACME"),),
+        projects=(ReferenceProject("1", "Support", "1"),),
+        activities=(ReferenceActivity("1", "Support"),),
+    )
+
+    class Row:  # the few attributes MappingContext.from_rows reads from a rule row
+        def __init__(self, pk: int, spec: RuleSpec) -> None:
+            self.pk = pk
+            for name, value in spec.model_dump().items():
+                setattr(self, name, value)
+
+    profile = MappingProfile(source_id=1, target_id=2)
+    context = MappingContext.from_rows(
+        profile,
+        [Row(1, RuleSpec(name="all", project_id="1", activity_id="1"))],  # type: ignore[list-item]
+        reference,
+        {str(i): (str(i), "auto") for i in range(1, 7)}, {}, {}, datetime.now(UTC),
+    )  # fmt: skip
+    start = datetime(2025, 1, 6, 8, tzinfo=UTC)
+    entries = [
+        TimeEntry(
+            source_kind="zammad",
+            connection_id=1,
+            external_id=str(i),
+            booked_at=start + timedelta(minutes=7 * i),
+            duration_seconds=900,
+            ticket=TicketRef(str(1000 + i % 5000), str(30000 + i % 5000), "Printer"),
+            organization=OrganizationRef("1", "ACME"),
+            agent=AgentRef(str(1 + i % 6)),
+            activity=ActivityRef("1", "Support"),
+        )  # fmt: skip
+        for i in range(count)
+    ]
+    sheets = [
+        TimeEntry(
+            source_kind="kimai",
+            connection_id=2,
+            external_id=str(100000 + i),
+            booked_at=e.booked_at - timedelta(minutes=15),
+            duration_seconds=900,
+            begin=e.booked_at - timedelta(minutes=15),
+            end=e.booked_at,
+            agent=AgentRef(e.agent.id if e.agent else "1"),
+            project=ProjectRef("1"),
+            activity=ActivityRef("1"),
+            description=f"#{e.ticket.number if e.ticket else ''} Printer {marker_for(e)}",
+        )  # fmt: skip
+        for i, e in enumerate(entries)
+    ]
+    zones = {str(i): ZoneInfo("Europe/Berlin") for i in range(1, 7)}
+
+    def reconcile() -> set[str]:
+        plans = {e.external_id: plan_timesheet(e, context) for e in entries}
+        index = KimaiIndex.build(sheets, 1, set(), zones, ZoneInfo("UTC"))
+        reconciler = Reconciler(1, index, {}, zones=zones)
+        return {reconciler.decide(e, plans[e.external_id]).outcome for e in entries}
+
+    cpu = time.process_time()
+    outcomes = reconcile()
+    cpu = time.process_time() - cpu
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # A second pass under tracemalloc (which slows it down) for the memory it allocates.
+    tracemalloc.start()
+    reconcile()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(f"reconcile: {count} entries against {count} timesheets in {cpu:.2f} s CPU, "
+          f"peak traced memory {peak / 2**20:.0f} MB (process max RSS {rss_mb:.0f} MB, "
+          f"inputs and Django included); "
+          f"outcomes {sorted(outcomes)}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--entries", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--reconcile", type=int, default=100_000)
+    parser.add_argument("--skip-sync", action="store_true")
+    args = parser.parse_args()
+    _setup()
+    if args.reconcile:
+        bench_reconcile(args.reconcile)
+    if not args.skip_sync:
+        bench_sync(args.entries, args.latency_ms)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,199 @@
+"""Exactly once under the failures of reliability.md: 5xx before and after Kimai committed, a
+timeout after it committed, a crash at each step, concurrent runs on one ticket."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from apps.connectors.base import TimesheetDraft
+from apps.mappings.engine import MappingContext, plan_timesheet
+from apps.sync.models import Link, Run, WriteIntent
+from apps.sync.services import coalesce_key
+from tests.doubles.base import Fault
+from tests.support.processes import child_env, start_manage, url_for_test_database, wait_for
+from tests.sync.world import World
+
+
+def _timesheets_per_marker(world: World) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for sheet in world.kimai_double.all_timesheets():
+        for word in (sheet.description or "").split():
+            if word.startswith(f"zks-{world.zammad.pk}-"):
+                counts[word] += 1
+    return counts
+
+
+def _assert_one_timesheet_per_entry(world: World) -> None:
+    per_marker = _timesheets_per_marker(world)
+    assert per_marker, "nothing was synced"
+    assert max(per_marker.values()) == 1, per_marker.most_common(3)
+    created = Link.objects.exclude(origin=Link.Origin.ADOPTED).count()
+    assert len(per_marker) == created
+
+
+def _post_timesheets(world: World) -> int:
+    return len(world.kimai_double.requests_to("POST", "/api/timesheets"))
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_5xx_after_kimai_committed_is_verified_and_adopted(world: World, status: int) -> None:
+    world.kimai_double.inject(
+        Fault("error_after_commit", "POST", "/api/timesheets", status=status, times=3)
+    )
+    run = world.run()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    _assert_one_timesheet_per_entry(world)
+    assert not WriteIntent.objects.filter(state__in=WriteIntent.OPEN_STATES).exists()
+
+
+@pytest.mark.django_db
+def test_a_5xx_before_kimai_committed_is_sent_again_after_checking(world: World) -> None:
+    world.kimai_double.inject(Fault("error_before_commit", "POST", "/api/timesheets", times=2))
+    world.run()
+    _assert_one_timesheet_per_entry(world)
+    searches = world.kimai_double.requests_to("GET", "/api/timesheets")
+    assert any(r.param("term") for r in searches), "the marker was searched before sending again"
+
+
+@pytest.mark.django_db
+def test_a_timeout_after_kimai_committed_leaves_one_timesheet(world: World) -> None:
+    world.kimai.settings = {"http": {"read_timeout_seconds": 0.5}}
+    world.kimai.save()
+    world.kimai_double.inject(
+        Fault("timeout_after_commit", "POST", "/api/timesheets", times=2, timeout_seconds=1.0)
+    )
+    run = world.run()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    _assert_one_timesheet_per_entry(world)
+
+
+@pytest.mark.django_db
+def test_a_kimai_outage_loses_nothing_and_the_next_run_catches_up(world: World) -> None:
+    world.kimai_double.inject(Fault("error_before_commit", "POST", "/api/timesheets", times=10_000))
+    first = world.run()
+    assert first.counts.get("create", 0) > 0
+    assert not Link.objects.filter(origin=Link.Origin.CREATED).exists()
+    world.kimai_double.faults.clear()
+    second = world.run()
+    assert second.counts.get("create") == first.counts["create"]
+    _assert_one_timesheet_per_entry(world)
+
+
+def _first_bookable(world: World) -> tuple[object, TimesheetDraft, str]:
+    """A Zammad entry that will be created, with its planned draft and marker."""
+    context = MappingContext.load(world.zammad, world.kimai)
+    with world.zammad.connector() as source:
+        start, end = world.window()
+        for entry in source.fetch_entries_in_window(start, end):  # type: ignore[attr-defined]
+            plan = plan_timesheet(entry, context)
+            if plan.draft is not None and plan.bookable:
+                return entry, plan.draft, plan.marker
+    raise AssertionError("no bookable entry")
+
+
+@pytest.mark.django_db
+def test_a_crash_after_recording_the_intent_and_before_sending_is_recovered(
+    world: World,
+) -> None:
+    entry, _draft, marker = _first_bookable(world)
+    WriteIntent.objects.create(
+        profile=world.profile, source_id=entry.external_id,  # type: ignore[attr-defined]
+        operation="create", marker=marker,
+    )  # fmt: skip
+    world.run()
+    _assert_one_timesheet_per_entry(world)
+    assert WriteIntent.objects.get(marker=marker, state="abandoned")
+
+
+@pytest.mark.django_db
+def test_a_crash_after_kimai_committed_and_before_our_commit_is_recovered(world: World) -> None:
+    entry, draft, marker = _first_bookable(world)
+    WriteIntent.objects.create(
+        profile=world.profile, source_id=entry.external_id,  # type: ignore[attr-defined]
+        operation="create", marker=marker,
+    )  # fmt: skip
+    with world.kimai.connector() as target:  # the POST that reached Kimai before the crash
+        target.create_timesheet(draft)  # type: ignore[attr-defined]
+    posts_before = _post_timesheets(world)
+    world.run()
+    _assert_one_timesheet_per_entry(world)
+    link = Link.objects.get(source_id=entry.external_id)  # type: ignore[attr-defined]
+    assert WriteIntent.objects.get(marker=marker).state == "done"
+    assert link.marker == marker
+    # every other entry was posted once; this one was not posted again
+    assert (
+        _post_timesheets(world) - posts_before
+        == Link.objects.filter(origin=Link.Origin.CREATED).count() - 1
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_concurrent_runs_on_one_ticket_post_each_entry_once(tx_world: World) -> None:
+    world = tx_world
+    ticket = Counter(e.ticket_id for e in world.dataset.entries if e.agent_id != 8).most_common(1)
+    ticket_id = str(ticket[0][0])
+    runs = [
+        Run.objects.create(
+            profile=world.profile, trigger=Run.Trigger.WEBHOOK, actor="webhook",
+            scope=Run.Scope.TICKET, ticket_id=ticket_id,
+            coalesce_key=coalesce_key("ticket", False, None, None, ticket_id) + f":{i}",
+        )
+        for i in range(8)
+    ]  # fmt: skip
+    world.kimai_double.latency = 0.01
+    from apps.sync.engine import execute_run
+
+    def run(run_id: int) -> None:
+        from django.db import connection
+
+        try:
+            execute_run(run_id)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(r.pk,)) for r in runs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    statuses = Counter(
+        Run.objects.filter(pk__in=[r.pk for r in runs]).values_list("status", flat=True)
+    )
+    assert statuses == {"succeeded": 8}
+    _assert_one_timesheet_per_entry(world)
+    posts = world.kimai_double.requests_to("POST", "/api/timesheets")
+    assert len(posts) == Link.objects.filter(origin=Link.Origin.CREATED).count()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
+    tx_world: World, tmp_path: object
+) -> None:
+    world = tx_world
+    world.kimai_double.latency = 0.05  # long enough to kill it half way
+    start, end = world.window()
+    env = child_env(DATABASE_URL=url_for_test_database())
+    log = tmp_path / "sync.log"  # type: ignore[operator]
+    args = ["sync", "--window", f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"]
+    for delay in (1.0, 2.0):
+        process = start_manage(args, env, log)
+        wait_for(lambda: _post_timesheets(world) > 0, 30, "the first write")
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+    killed_posts = _post_timesheets(world)
+    assert killed_posts > 0
+    world.kimai_double.latency = 0
+    final = world.run()
+    assert final.status == Run.Status.SUCCEEDED, final.error
+    _assert_one_timesheet_per_entry(world)
+    interrupted = Run.objects.filter(status=Run.Status.FAILED, error__startswith="Interrupted")
+    assert interrupted.count() == 2
+    assert sys.platform.startswith("linux")

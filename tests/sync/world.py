@@ -1,0 +1,109 @@
+"""A configured Zammad → Kimai pair against the doubles, for sync tests and benchmarks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apps.connectors.models import Connection
+from apps.mappings.models import ActivityMapping, MappingProfile, Rule
+from apps.mappings.reference import refresh_reference
+from apps.mappings.rules import RuleSpec
+from apps.sync.models import Run
+from apps.sync.services import request_run
+from tests.doubles.dataset import Dataset, demo_dataset
+from tests.doubles.kimai import KimaiDouble
+from tests.support.servers import Served, served_doubles
+
+NOW = datetime(2026, 3, 6, 18, 0, tzinfo=UTC)
+
+
+@dataclass
+class World:
+    served: Served
+    zammad: Connection
+    kimai: Connection
+    profile: MappingProfile
+
+    @property
+    def kimai_double(self) -> KimaiDouble:
+        return self.served.kimai
+
+    @property
+    def dataset(self) -> Dataset:
+        return self.served.dataset
+
+    def window(self) -> tuple[datetime, datetime]:
+        first = min(e.created_at for e in self.dataset.entries)
+        return first - timedelta(days=1), NOW + timedelta(days=1)
+
+    def run(self, scope: str = Run.Scope.WINDOW, **kwargs: object) -> Run:
+        from apps.sync.engine import execute_run
+
+        if scope == Run.Scope.WINDOW and "start" not in kwargs:
+            kwargs["start"], kwargs["end"] = self.window()
+        run, _ = request_run(
+            self.profile, scope=scope, trigger=Run.Trigger.MANUAL, actor="admin:1",
+            enqueue=False, **kwargs,  # type: ignore[arg-type]
+        )  # fmt: skip
+        finished = execute_run(run.pk)
+        assert finished is not None
+        return finished
+
+    def kimai_writes(self) -> list[str]:
+        return [
+            f"{r.method} {r.path}"
+            for r in self.kimai_double.requests
+            if r.method in ("POST", "PATCH", "DELETE") and r.path.startswith("/api/timesheets")
+        ]
+
+
+def configure(zammad: Connection, kimai: Connection, double: KimaiDouble) -> MappingProfile:
+    """Rules for the demo data: each customer organization to its Kimai project, Umbrella
+    Health (no Kimai customer yet) to a project per organization, the rest to Internal."""
+    profile = MappingProfile.objects.create(source=zammad, target=kimai)
+    refresh_reference(kimai)
+    project = double.project_id
+    rules = [
+        RuleSpec(name="Awesome", organization_ids=["1"], project_id=str(project("Support 2026"))),
+        RuleSpec(name="Globex", organization_ids=["2"], project_id=str(project("Managed Service"))),
+        RuleSpec(
+            name="Initech", organization_ids=["3"], project_id=str(project("Retainer")),
+            activity_id=str(double.activity_id("Retainer support", "Retainer")),
+        ),
+        RuleSpec(
+            name="Umbrella", organization_ids=["4"], project_mode="per_organization",
+            project_name_template="{organization} support",
+        ),
+        RuleSpec(
+            name="Everything else", project_id=str(project("Internal Helpdesk")),
+            activity_id=str(double.activity_id("Internal work")),
+        ),
+    ]  # fmt: skip
+    for position, spec in enumerate(rules, start=1):
+        Rule.objects.create(profile=profile, position=position, **spec.model_dump())
+    for type_id, name in [("1", "Support"), ("2", "Consulting"), ("3", "Development"),
+                          ("", "Support")]:  # fmt: skip
+        ActivityMapping.objects.create(
+            profile=profile, zammad_type_id=type_id,
+            kimai_activity_id=str(double.activity_id(name)),
+        )  # fmt: skip
+    return profile
+
+
+@contextmanager
+def demo_world(weeks: int = 1) -> Iterator[World]:
+    dataset = demo_dataset(weeks=weeks, now=NOW)
+    with served_doubles(dataset) as served:
+        served.kimai.set_now(NOW)
+        zammad = Connection.objects.create(
+            kind="zammad", name="Zammad", base_url=served.zammad_url, token=dataset.zammad_token,
+            settings={"time_unit": "minute"},
+        )  # fmt: skip
+        kimai = Connection.objects.create(
+            kind="kimai", name="Kimai", base_url=served.kimai_url, token=dataset.kimai_token
+        )
+        profile = configure(zammad, kimai, served.kimai)
+        yield World(served, zammad, kimai, profile)
