@@ -25,7 +25,7 @@ from apps.mappings.catalog import Catalog
 from apps.mappings.engine import FieldDecision, TicketFacts, TimesheetPlan
 from apps.mappings.models import MappingProfile, Rule
 from apps.mappings.reference import kimai_reference, snapshot_of
-from apps.mappings.rules import Billable, ProjectMode, RuleSpec, analyse, spec_of
+from apps.mappings.rules import Billable, ProjectMode, RuleSpec
 
 router = Router(tags=["Mappings"])
 
@@ -270,18 +270,14 @@ def _catalog(profile: MappingProfile) -> Catalog:
 
 
 def _rules_out(profile: MappingProfile) -> list[dict[str, Any]]:
-    catalog = _catalog(profile)
-    rules = list(Rule.objects.filter(profile=profile))
-    specs = [(rule.pk, spec_of(rule)) for rule in rules]
-    findings = analyse(specs, catalog)
     return [
         {
-            **spec.model_dump(),
-            "id": rule_id,
-            "position": position,
-            "findings": [asdict(f) for f in findings[rule_id]],
+            **row.spec.model_dump(),
+            "id": row.rule.pk,
+            "position": row.position,
+            "findings": [asdict(f) for f in row.findings],
         }
-        for position, (rule_id, spec) in enumerate(specs, start=1)
+        for row in services.rule_rows(profile, _catalog(profile))
     ]
 
 

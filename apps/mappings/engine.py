@@ -169,6 +169,14 @@ class ProjectToCreate:
 
 @dataclass(slots=True)
 class TimesheetPlan:
+    """What one entry becomes in Kimai.
+
+    ``draft`` is set only when the entry can be booked as it is. ``fields`` always explains what
+    could be decided (``rule`` too, when one matched); ``begin`` and ``end`` are missing when the
+    entry is skipped. ``project_to_create`` (and ``customer_to_create``) say what a rule wants
+    created first, even when ``problems`` stand in the way: check ``bookable`` before creating.
+    """
+
     entry_id: str
     marker: str
     draft: TimesheetDraft | None

@@ -136,13 +136,10 @@ def preview(request: HtmxHttpRequest) -> HttpResponse:
     pair = Pair.load(request.GET)
     kind, value = request.POST.get("kind", "ticket"), request.POST.get("value", "").strip()
     context = rules_context(pair, preview_kind=kind, preview_value=value)
+    lookup = {"accounting_id": value} if kind == "entry" else {"ticket_number": value}
     if value:
         try:
-            found = services.preview_from_zammad(
-                pair.source,
-                pair.target,
-                **{"accounting_id" if kind == "entry" else "ticket_number": value},
-            )
+            found = services.preview_from_zammad(pair.source, pair.target, **lookup)
             context.update(plans=plan_views(found), preview_note=found.note)
         except (PreviewUnavailable, services.NotConfigured) as unavailable:
             context["preview_error"] = str(unavailable)
