@@ -84,6 +84,7 @@ def record_conflict(
             ticket_number=entry.ticket.number or "" if entry.ticket else "",
             booked_at=entry.booked_at,
             source_fingerprint=entry.fingerprint,
+            source_changed_at=entry.changed_at,
             source_snapshot=plan_snapshot(entry, plan),
             agent_id=agent_person_id,
         )

@@ -223,13 +223,17 @@ class SyncJob:
             since = self.settings.watermark - timedelta(
                 minutes=self.settings.incremental_overlap_minutes
             )
-            known = {
-                source_id: changed_at
-                for source_id, changed_at in Link.objects.filter(
-                    profile=self.profile, source_changed_at__gte=since - timedelta(days=1)
-                ).values_list("source_id", "source_changed_at")
-                if changed_at is not None
-            }
+            # Entries already synced, or already waiting as a conflict, unchanged since: the
+            # overlap re-reads them, but they need no lookups (nightly reconciles revisit all).
+            recent = {"source_changed_at__gte": since - timedelta(days=1)}
+            seen = Link.objects.filter(profile=self.profile, **recent).values_list(
+                "source_id", "source_changed_at"
+            )
+            waiting = Conflict.objects.filter(
+                profile=self.profile, status__in=[Conflict.Status.OPEN, Conflict.Status.SKIPPED],
+                **recent,
+            ).values_list("source_id", "source_changed_at")  # fmt: skip
+            known = {sid: at for sid, at in [*seen, *waiting] if at is not None}
             entries = list(source.fetch_entries_changed_since(since, known))
             changes = [e.changed_at for e in entries if e.changed_at]
             return Scope(entries, [], None, max(changes) if changes else None)
@@ -378,8 +382,9 @@ def _hours(items: Iterable[RunItem]) -> dict[str, Any]:
 class Applier:
     """Carries out decisions: links and conflicts here, Kimai writes through :class:`KimaiWriter`.
 
-    Writes run on up to ``max_concurrent_requests`` threads (Kimai has no bulk create); each thread
-    has its own writer and database connection. Inside an outer transaction (tests), threads
+    Writes run on twice ``max_concurrent_requests`` threads (Kimai has no bulk create; the HTTP
+    seam's semaphore still bounds requests in flight); each thread has its own writer and
+    database connection. Inside an outer transaction (tests), threads
     could not see its rows, so writes then run one by one on this thread.
     """
 
@@ -394,6 +399,11 @@ class Applier:
         self.target = target
         self.index = index
         self.people = people
+        self.open_conflicts = set(
+            Conflict.objects.filter(profile=job.profile, status=Conflict.Status.OPEN).values_list(
+                "source_id", flat=True
+            )
+        )
         self.projects_made: dict[tuple[str, str], str] = {}
         self.customers_made: dict[tuple[str, str], str] = {}
         self.done = 0
@@ -449,7 +459,8 @@ class Applier:
                     after=timesheet_snapshot(sheet) | {"source_id": entry.external_id},
                     run_id=job.run.pk, ticket=entry.ticket.number or "" if entry.ticket else "",
                 )  # fmt: skip
-                close_open_conflict(profile, entry.external_id, "adopted", job.actor, job.run)
+                if entry.external_id in self.open_conflicts:
+                    close_open_conflict(profile, entry.external_id, "adopted", job.actor, job.run)
             return job._item(decision, self.people, RunItem.Result.DONE)
         if decision.outcome == Outcome.CONFLICT:
             self._conflict(decision, decision.conflict_kind, decision.reason)
@@ -460,7 +471,8 @@ class Applier:
                     source_fingerprint=decision.entry.fingerprint,
                     source_changed_at=decision.entry.changed_at,
                 )
-            close_open_conflict(profile, decision.source_id, "in sync", job.actor, job.run)
+            if decision.source_id in self.open_conflicts:
+                close_open_conflict(profile, decision.source_id, "in sync", job.actor, job.run)
         return job._item(decision, self.people, RunItem.Result.NOTHING)
 
     def _conflict(self, decision: Decision, kind: str, reason: str) -> None:
@@ -542,7 +554,9 @@ class Applier:
     def _run_writes(self, writes: list[Decision]) -> list[RunItem]:
         if not writes:
             return []
-        threads = min(len(writes), self.target.http.tuning.max_concurrent_requests)
+        # Twice as many writers as HTTP slots: while one thread does its database bookkeeping,
+        # another holds the slot, so Kimai always has max_concurrent_requests requests to serve.
+        threads = min(len(writes), 2 * self.target.http.tuning.max_concurrent_requests)
         if connection.in_atomic_block or threads <= 1:
             writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)
             return [self._write(writer, d) for d in writes]
@@ -605,7 +619,7 @@ class Applier:
                 result = writer.update(entry, link, draft, self.index.by_id.get(link.kimai_id))
         if result.conflict_kind:
             self._conflict(decision, result.conflict_kind, result.error)
-        elif result.result == RunItem.Result.DONE:
+        elif result.result == RunItem.Result.DONE and decision.source_id in self.open_conflicts:
             close_open_conflict(
                 job.profile, decision.source_id, f"synced ({result.applied})", job.actor, job.run
             )

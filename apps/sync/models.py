@@ -290,6 +290,8 @@ class Conflict(models.Model):
     candidates = models.JSONField(default=list, blank=True)
     kimai_id = models.CharField(max_length=64, blank=True)
     source_fingerprint = models.CharField(max_length=64, blank=True)
+    # Zammad's updated_at when the conflict was seen: incremental runs skip it until it changes.
+    source_changed_at = models.DateTimeField(null=True, blank=True)
     run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

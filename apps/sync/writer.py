@@ -163,17 +163,12 @@ class KimaiWriter:
     ) -> WriteResult:
         origin = Link.Origin.CREATED if how == Outcome.CREATE else Link.Origin.ADOPTED
         with transaction.atomic():
-            Link.objects.update_or_create(
-                profile=self.profile,
-                source_id=entry.external_id,
-                defaults={
-                    "kimai_id": sheet.external_id, "marker": marker, "origin": origin,
-                    "ticket_id": entry.ticket.id if entry.ticket else "",
-                    "booked_at": entry.booked_at,
-                    "source_fingerprint": entry.fingerprint,
-                    "target_fingerprint": sheet.fingerprint,
-                    "source_changed_at": entry.changed_at,
-                },
+            # A new entry has no link: insert (one query); the unique constraint still guards.
+            Link.objects.create(
+                profile=self.profile, source_id=entry.external_id, kimai_id=sheet.external_id,
+                marker=marker, origin=origin, ticket_id=entry.ticket.id if entry.ticket else "",
+                booked_at=entry.booked_at, source_fingerprint=entry.fingerprint,
+                target_fingerprint=sheet.fingerprint, source_changed_at=entry.changed_at,
             )  # fmt: skip
             self._settle(intent, WriteIntent.State.DONE, kimai_id=sheet.external_id)
             audit.record(

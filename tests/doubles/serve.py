@@ -1,7 +1,8 @@
 """Run the Zammad and Kimai doubles together on 127.0.0.1 with the demo data set.
 
     python -m tests.doubles.serve [--zammad-port 8082] [--kimai-port 8081] [--latency-ms 20]
-                                  [--weeks 4] [--webhook-url URL --webhook-secret SECRET]
+                                  [--weeks 4 | --entries 10000]
+                                  [--webhook-url URL --webhook-secret SECRET]
 
 Both doubles share one data set (tests/doubles/dataset.py), so Zammad agents match Kimai users
 by e-mail (all but one: the temp stays unmapped). Prints what to paste into the Connectors page,
@@ -15,7 +16,7 @@ import signal
 import threading
 from collections.abc import Sequence
 
-from tests.doubles.dataset import demo_dataset
+from tests.doubles.dataset import demo_dataset, scaled_dataset
 from tests.doubles.kimai import KimaiDouble
 from tests.doubles.kimai import seed_from_dataset as seed_kimai
 from tests.doubles.zammad import ZammadDouble
@@ -28,11 +29,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--kimai-port", type=int, default=8081)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--weeks", type=int, default=4)
+    parser.add_argument(
+        "--entries", type=int, default=0, help="a large synthetic data set instead (benchmarks)"
+    )
     parser.add_argument("--webhook-url")
     parser.add_argument("--webhook-secret")
     args = parser.parse_args(argv)
 
-    dataset = demo_dataset(weeks=args.weeks)
+    dataset = scaled_dataset(args.entries) if args.entries else demo_dataset(weeks=args.weeks)
     zammad, kimai = ZammadDouble(), KimaiDouble()
     seed_zammad(zammad, dataset)
     seed_kimai(kimai, dataset)
