@@ -178,17 +178,3 @@ class Catalog:
             f"“{activity.name}” belongs to project “{self.project_label(activity.project_id)}”, "
             f"not to “{project.name}”. {KIMAI_ACTIVITY_RULE}"
         )
-
-    def activities_for(self, project_id: str | None) -> list[ReferenceActivity]:
-        """Visible activities Kimai accepts on the project (globals when it allows them)."""
-        project = self.projects.get(project_id) if project_id else None
-        result = []
-        for activity in self.activities.values():
-            if not activity.visible:
-                continue
-            if activity.project_id is None:
-                if project is None or project.global_activities:
-                    result.append(activity)
-            elif project is not None and activity.project_id == project.id:
-                result.append(activity)
-        return sorted(result, key=lambda a: (a.project_id is None, a.name.casefold()))

@@ -239,13 +239,10 @@ def reference_errors(spec: RuleSpec, catalog: Catalog) -> dict[str, list[str]]:
     if spec.activity_id:
         problem = catalog.activity_problem(spec.activity_id)
         activity = catalog.activities.get(spec.activity_id)
-        if problem is None and activity is not None:
-            if spec.project_mode == "fixed" and project is None:
-                problem = None
-            else:
-                problem = catalog.combination_problem(
-                    activity, project if spec.project_mode == "fixed" else None
-                )
+        fixed = spec.project_mode == "fixed"
+        if problem is None and activity is not None and (project is not None or not fixed):
+            # a rule that makes projects books on new ones, which allow global activities
+            problem = catalog.combination_problem(activity, project if fixed else None)
         if problem:
             errors["activity_id"] = [problem]
     return errors

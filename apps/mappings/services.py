@@ -116,14 +116,10 @@ def create_rule(profile: MappingProfile, spec: RuleSpec, catalog: Catalog) -> Ru
     """Append a rule at the end of the table."""
     _checked(spec, catalog)
     with transaction.atomic():
-        last = (
-            Rule.objects.select_for_update()
-            .filter(profile=profile)
-            .order_by("-position")
-            .values_list("position", flat=True)
-            .first()
-        )
-        rule = Rule(profile=profile, position=(last or 0) + 1)
+        # The profile row is the lock: two rules added at once get different positions.
+        MappingProfile.objects.select_for_update().filter(pk=profile.pk).first()
+        last = Rule.objects.filter(profile=profile).order_by("-position").first()
+        rule = Rule(profile=profile, position=(last.position if last else 0) + 1)
         _write(rule, spec)
         rule.save()
     return rule
