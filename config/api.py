@@ -10,6 +10,7 @@ from ninja.errors import AuthenticationError, ValidationError
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import API_AUTH, require_admin_or_api_key
 from apps.connectors.api import router as connectors_router
+from apps.connectors.api import webhooks_router
 from apps.connectors.services import ConnectionInvalid
 from apps.core.api import router as core_router
 from apps.mappings.api import router as mappings_router
@@ -78,6 +79,7 @@ def on_preview_unavailable(request: HttpRequest, exc: PreviewUnavailable) -> Htt
 api.add_router("/", core_router)
 api.add_router("/", accounts_router)
 api.add_router("/", connectors_router)
+api.add_router("/", webhooks_router)
 api.add_router("/", mappings_router)
 api.add_router("/", sync_router)
 api.add_router("/", conflicts_router)

@@ -15,6 +15,7 @@ from apps.connectors.services import (
     check_connection,
     save_connection,
 )
+from apps.connectors.zammad.webhook import MAX_BODY_BYTES, WebhookRefused, receive
 
 router = Router(tags=["Connections"])
 
@@ -147,3 +148,53 @@ def delete_connection(request: HttpRequest, connection_id: int) -> Status[None]:
 def test_connection(request: HttpRequest, connection_id: int) -> dict[str, Any]:
     connection = get_object_or_404(Connection, pk=connection_id)
     return check_connection(connection).as_dict()
+
+
+# -- Zammad webhooks ---------------------------------------------------------------------------
+webhooks_router = Router(tags=["Webhooks"])
+
+
+class DeliveryOut(Schema):
+    status: str = Field(description="queued, merged, duplicate or not_configured")
+    delivery_id: str
+    ticket_id: str
+    run_id: int | None
+
+
+class WebhookErrorOut(Schema):
+    detail: str
+
+
+@webhooks_router.post(
+    "/webhooks/zammad",
+    auth=None,
+    response={202: DeliveryOut, 400: WebhookErrorOut, 401: WebhookErrorOut, 413: WebhookErrorOut},
+    summary="Zammad trigger webhook: signed with X-Hub-Signature, queues a sync of the ticket",
+    description=(
+        "Authenticated by the HMAC-SHA1 signature of the raw body (`X-Hub-Signature: sha1=...`) "
+        "with the secret from Settings → Real-time sync; deduplicated by `X-Zammad-Delivery`. "
+        "Answers 202 at once; the queued run re-reads the ticket's time accountings from Zammad."
+    ),
+)
+def zammad_webhook(request: HttpRequest) -> Status[Any]:
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        return Status(413, {"detail": f"The body is over {MAX_BODY_BYTES} bytes."})
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return Status(413, {"detail": f"The body is over {MAX_BODY_BYTES} bytes."})
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    try:
+        accepted = receive(body, headers)
+    except WebhookRefused as refused:
+        return Status(refused.status, {"detail": refused.message})
+    delivery = accepted.delivery
+    return Status(
+        202,
+        {
+            "status": "duplicate" if accepted.duplicate else delivery.outcome,
+            "delivery_id": delivery.delivery_id,
+            "ticket_id": delivery.ticket_id,
+            "run_id": delivery.run_id,
+        },
+    )

@@ -24,6 +24,10 @@ class Connection(models.Model):
     last_checked = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_check = models.JSONField(null=True, blank=True)
+    # Zammad webhooks (sources only): the HMAC secret, and the previous one during a rotation.
+    webhook_secret = EncryptedCharField(max_length=200, blank=True, null=True)
+    webhook_previous_secret = EncryptedCharField(max_length=200, blank=True, null=True)
+    webhook_rotated_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,3 +69,40 @@ class Connection(models.Model):
         Connection.objects.filter(pk=self.pk).update(
             last_checked=self.last_checked, last_check=self.last_check, last_error=self.last_error
         )
+
+
+class WebhookDelivery(models.Model):
+    """One webhook request Zammad sent that passed the signature check; the minimum only.
+
+    Kept: Zammad's delivery id (the same across its retries, so the dedup key), the trigger name,
+    the ticket, when it arrived, what we did and the run it queued. Never the payload: it carries
+    the article body and customer details we have no use for.
+    """
+
+    class Outcome(models.TextChoices):
+        QUEUED = "queued", "ticket sync queued"
+        MERGED = "merged", "joined a ticket sync already waiting"
+        DUPLICATE = "duplicate", "a retry of a delivery already received"
+        NOT_CONFIGURED = "not_configured", "no Kimai connection to sync into"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="deliveries")
+    delivery_id = models.CharField(max_length=100)
+    trigger = models.CharField(max_length=250, blank=True)
+    ticket_id = models.CharField(max_length=64)
+    ticket_number = models.CharField(max_length=50, blank=True)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    outcome = models.CharField(max_length=20, choices=Outcome.choices)
+    run = models.ForeignKey(
+        "sync.Run", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "delivery_id"], name="one_row_per_zammad_delivery"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"delivery {self.delivery_id} (ticket {self.ticket_id})"

@@ -13,4 +13,14 @@ urlpatterns = [
     path("<int:connection_id>/", views.connection_edit, name="edit"),
     path("<int:connection_id>/test/", views.connection_check, name="check"),
     path("<int:connection_id>/delete/", views.connection_delete, name="delete"),
+    path(
+        "<int:connection_id>/webhook-secret/",
+        views.webhook_secret_rotate,
+        name="webhook_secret",
+    ),
+    path(
+        "<int:connection_id>/webhook-secret/end-rotation/",
+        views.webhook_rotation_end,
+        name="webhook_end_rotation",
+    ),
 ]

@@ -124,3 +124,53 @@ def connection_delete(request: HtmxHttpRequest, connection_id: int) -> HttpRespo
     connection.delete()
     messages.success(request, f"Deleted {name}.")
     return redirect("connectors:list")
+
+
+# -- Settings → Real-time sync (Zammad webhooks) -----------------------------------------------
+def webhook_context(new_secret: str | None = None) -> dict[str, Any]:
+    from django.conf import settings as django_settings
+
+    from apps.connectors.base import Role
+    from apps.connectors.models import WebhookDelivery
+    from apps.connectors.registry import kinds_for_role
+    from apps.connectors.zammad.webhook import ROTATION_GRACE
+
+    source = (
+        Connection.objects.filter(kind__in=kinds_for_role(Role.SOURCE))
+        .order_by("-enabled", "name")
+        .first()
+    )
+    return {
+        "webhook_source": source,
+        "webhook_url": f"{django_settings.PUBLIC_URL.rstrip('/')}/api/v1/webhooks/zammad",
+        "webhook_new_secret": new_secret,
+        "webhook_rotation_ends": (
+            source.webhook_rotated_at + ROTATION_GRACE
+            if source and source.webhook_rotated_at and source.webhook_previous_secret
+            else None
+        ),
+        "deliveries": list(
+            WebhookDelivery.objects.select_related("connection", "run").order_by("-received_at")[
+                :20
+            ]
+        ),
+    }
+
+
+@require_POST
+def webhook_secret_rotate(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    from apps.connectors.zammad.webhook import rotate_secret
+    from apps.core.audit import actor_of_request
+
+    connection = get_object_or_404(Connection, pk=connection_id)
+    secret = rotate_secret(connection, actor_of_request(request))
+    return render(request, "connectors/_webhook_settings.html", webhook_context(secret))
+
+
+@require_POST
+def webhook_rotation_end(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    from apps.connectors.zammad.webhook import end_rotation
+    from apps.core.audit import actor_of_request
+
+    end_rotation(get_object_or_404(Connection, pk=connection_id), actor_of_request(request))
+    return render(request, "connectors/_webhook_settings.html", webhook_context())

@@ -37,9 +37,11 @@ def _api_keys_context(form: ApiKeyForm | None = None, new_key: str | None = None
 
 @require_GET
 def settings_page(request: HtmxHttpRequest) -> HttpResponse:
+    from apps.connectors.views import webhook_context
     from apps.sync.views import settings_context
 
-    return render(request, "ui/settings.html", _api_keys_context() | settings_context())
+    context = _api_keys_context() | settings_context() | webhook_context()
+    return render(request, "ui/settings.html", context)
 
 
 @require_POST

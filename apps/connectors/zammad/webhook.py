@@ -1,0 +1,179 @@
+"""Receiving Zammad's trigger webhooks (zammad-api.md §4): verify, deduplicate, queue, answer.
+
+Zammad signs the raw body with ``X-Hub-Signature: sha1=<hex HMAC-SHA1>`` when a signature token is
+set, and sends no signature when none is (§4.2). ``X-Zammad-Delivery`` stays the same across its
+retries (5 attempts within about two minutes), so it is the deduplication key. The payload is only
+a hint that a ticket changed: the queued run re-reads the ticket's time accountings from the API.
+
+Nothing here talks to Zammad or Kimai: the delivery row and the queued run are written in one
+transaction and the request is answered at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from apps.connectors.base import Role
+from apps.connectors.models import Connection, WebhookDelivery
+from apps.connectors.registry import kinds_for_role
+from apps.core import audit
+
+MAX_BODY_BYTES = 1024 * 1024
+SIGNATURE_PREFIX = "sha1="
+# A rotated-out secret keeps working this long, so Zammad can be updated without losing events.
+ROTATION_GRACE = timedelta(days=7)
+
+
+class WebhookRefused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Accepted:
+    delivery: WebhookDelivery
+    duplicate: bool
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def rotate_secret(connection: Connection, actor: str) -> str:
+    """A new secret; the old one stays valid for ROTATION_GRACE. Returns the new secret."""
+    secret = new_secret()
+    had_secret = bool(connection.webhook_secret)
+    connection.webhook_previous_secret = connection.webhook_secret or None
+    connection.webhook_secret = secret
+    connection.webhook_rotated_at = timezone.now() if had_secret else None
+    connection.save(
+        update_fields=["webhook_secret", "webhook_previous_secret", "webhook_rotated_at"]
+    )
+    audit.record(
+        actor, "webhook.secret.rotate" if had_secret else "webhook.secret.create",
+        "connection", connection.pk, after={"previous_secret_valid_until": _grace_end(connection)},
+    )  # fmt: skip
+    return secret
+
+
+def end_rotation(connection: Connection, actor: str) -> None:
+    connection.webhook_previous_secret = None
+    connection.webhook_rotated_at = None
+    connection.save(update_fields=["webhook_previous_secret", "webhook_rotated_at"])
+    audit.record(actor, "webhook.secret.end_rotation", "connection", connection.pk)
+
+
+def _grace_end(connection: Connection) -> str | None:
+    if connection.webhook_rotated_at is None:
+        return None
+    return (connection.webhook_rotated_at + ROTATION_GRACE).isoformat()
+
+
+def _secrets_of(connection: Connection) -> list[str]:
+    candidates = [connection.webhook_secret or ""]
+    rotated = connection.webhook_rotated_at
+    if connection.webhook_previous_secret and rotated and timezone.now() < rotated + ROTATION_GRACE:
+        candidates.append(connection.webhook_previous_secret)
+    return [c for c in candidates if c]
+
+
+def _signed_by(body: bytes, signature: str) -> Connection | None:
+    """The Zammad connection whose secret produced ``signature``, compared in constant time."""
+    given = signature[len(SIGNATURE_PREFIX) :].strip().lower()
+    found = None
+    for connection in Connection.objects.filter(kind__in=kinds_for_role(Role.SOURCE)):
+        for secret in _secrets_of(connection):
+            expected = hmac.new(secret.encode(), body, hashlib.sha1).hexdigest()
+            if hmac.compare_digest(expected, given) and found is None:
+                found = connection
+    return found
+
+
+def _refuse(reason: str, delivery_id: str) -> WebhookRefused:
+    # 401 and nothing but an audit row (reliability.md, "Webhooks").
+    audit.record(
+        audit.WEBHOOK, "webhook.rejected", "webhook", delivery_id[:100],
+        after={"reason": reason},
+    )  # fmt: skip
+    return WebhookRefused(401, reason)
+
+
+def verify(body: bytes, headers: dict[str, str]) -> Connection:
+    delivery_id = headers.get("x-zammad-delivery", "")
+    signature = headers.get("x-hub-signature", "")
+    if (
+        not Connection.objects.filter(kind__in=kinds_for_role(Role.SOURCE))
+        .exclude(webhook_secret__isnull=True)
+        .exists()
+    ):
+        raise _refuse("no webhook secret is configured (Settings → Real-time sync)", delivery_id)
+    if not signature:
+        raise _refuse("the request has no X-Hub-Signature header", delivery_id)
+    if not signature.startswith(SIGNATURE_PREFIX):
+        raise _refuse("X-Hub-Signature must start with sha1=", delivery_id)
+    connection = _signed_by(body, signature)
+    if connection is None:
+        raise _refuse("the signature does not match the configured secret", delivery_id)
+    return connection
+
+
+def parse_ticket(body: bytes) -> tuple[str, str]:
+    """The ticket id and number of a Zammad webhook payload (§4.3)."""
+    try:
+        payload: Any = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookRefused(400, "the body is not JSON") from None
+    ticket = payload.get("ticket") if isinstance(payload, dict) else None
+    ticket_id = ticket.get("id") if isinstance(ticket, dict) else None
+    if isinstance(ticket_id, bool) or not isinstance(ticket_id, int | str) or not str(ticket_id):
+        raise WebhookRefused(400, "the body has no ticket.id")
+    number = ticket.get("number") if isinstance(ticket, dict) else ""
+    return str(ticket_id)[:64], str(number or "")[:50]
+
+
+def receive(body: bytes, headers: dict[str, str]) -> Accepted:
+    """Verify and record one delivery, queueing a one-ticket sync in the same transaction."""
+    from apps.mappings.services import NotConfigured, current_pair, profile_for
+    from apps.sync.models import Run
+    from apps.sync.services import request_run
+
+    connection = verify(body, headers)
+    ticket_id, number = parse_ticket(body)
+    delivery_id = headers.get("x-zammad-delivery", "").strip()[:100] or f"unnamed-{new_secret()}"
+    with transaction.atomic():
+        delivery = WebhookDelivery(
+            connection=connection, delivery_id=delivery_id, ticket_id=ticket_id,
+            ticket_number=number, trigger=headers.get("x-zammad-trigger", "")[:250],
+        )  # fmt: skip
+        try:
+            with transaction.atomic():
+                delivery.save()
+        except IntegrityError:
+            existing = WebhookDelivery.objects.get(connection=connection, delivery_id=delivery_id)
+            return Accepted(existing, duplicate=True)
+        try:
+            profile = profile_for(connection, current_pair(source_id=connection.pk)[1])
+        except NotConfigured:
+            delivery.outcome = WebhookDelivery.Outcome.NOT_CONFIGURED
+        else:
+            run, created = request_run(
+                profile, scope=Run.Scope.TICKET, trigger=Run.Trigger.WEBHOOK,
+                actor=audit.WEBHOOK, ticket_id=ticket_id,
+            )  # fmt: skip
+            delivery.run = run
+            delivery.outcome = (
+                WebhookDelivery.Outcome.QUEUED if created else WebhookDelivery.Outcome.MERGED
+            )
+        delivery.save(update_fields=["outcome", "run"])
+    return Accepted(delivery, duplicate=False)
