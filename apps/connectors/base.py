@@ -414,5 +414,15 @@ class TargetConnector(Connector):
         """Delete one timesheet: True if deleted now, False if it was already gone."""
 
     @abstractmethod
+    def create_customer(self, name: str) -> ReferenceCustomer:
+        """A customer for a rule that makes one per Zammad organization."""
+
+    @abstractmethod
+    def create_project(
+        self, name: str, customer_id: str, *, global_activities: bool = True
+    ) -> ReferenceProject:
+        """A project for a rule that makes one per Zammad organization or ticket."""
+
+    @abstractmethod
     def search_by_marker(self, marker: str) -> list[TimeEntry]:
         """Timesheets whose description contains ``marker`` as a whole word."""

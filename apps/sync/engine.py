@@ -7,7 +7,6 @@ queued run of the profile, so a trigger that arrives during a run is handled rig
 
 from __future__ import annotations
 
-import dataclasses
 import queue
 import threading
 from collections import Counter, defaultdict
@@ -23,13 +22,17 @@ from django.utils import timezone
 from apps.connectors.base import SourceConnector, TargetConnector, TimesheetDraft
 from apps.connectors.entry import TimeEntry
 from apps.connectors.http import ExternalServiceError
-from apps.connectors.models import Connection
 from apps.core import audit
 from apps.gdpr.models import Person
 from apps.mappings.engine import MappingContext, TimesheetPlan, plan_timesheet
 from apps.mappings.lookups import ticket_facts
-from apps.mappings.models import KimaiLink, MappingProfile, ReferenceSnapshot
-from apps.mappings.reference import match_users_by_email, refresh_reference, remember_agents
+from apps.mappings.models import MappingProfile
+from apps.mappings.reference import (
+    match_users_by_email,
+    record_created,
+    refresh_reference,
+    remember_agents,
+)
 from apps.sync.conflicts import close_open_conflict, record_conflict
 from apps.sync.locks import profile_lock
 from apps.sync.models import Conflict, Link, Outcome, Run, RunItem, SyncSettings
@@ -349,18 +352,6 @@ class SyncJob:
             SyncSettings.objects.filter(pk=self.settings.pk).update(watermark=scope.newest_change)
 
 
-def _remember_in_snapshot(target: Connection, kind: str, record: object) -> None:
-    """Add a customer or project the sync just created to the cached Kimai reference data, so
-    the next run's rules find it without waiting for a refresh."""
-    snapshot = ReferenceSnapshot.objects.filter(connection=target).first()
-    if snapshot is None:
-        return
-    rows = list(getattr(snapshot, kind) or [])
-    rows.append(dataclasses.asdict(record))  # type: ignore[call-overload]
-    setattr(snapshot, kind, rows)
-    snapshot.save(update_fields=[kind])
-
-
 def _link_state(link: Link) -> LinkState:
     return LinkState(
         link.source_id, link.kimai_id, link.source_fingerprint, link.target_fingerprint,
@@ -514,26 +505,22 @@ class Applier:
             need = plan.customer_to_create
             ckey = (need.link_scope, need.link_key)
             if ckey not in self.customers_made:
-                made = self.target.create_customer(need.name)  # type: ignore[attr-defined]
-                _remember_in_snapshot(target_conn, "customers", made)
-                KimaiLink.objects.get_or_create(
-                    target=target_conn, scope=need.link_scope, source_key=need.link_key,
-                    defaults={"kimai_id": made.id},
-                )  # fmt: skip
+                made = self.target.create_customer(need.name)
+                record_created(target_conn, need.link_scope, need.link_key, made)
                 audit.record(
                     self.job.actor, "kimai.customer.create", "kimai.customer", made.id,
                     after={"name": made.name}, run_id=self.job.run.pk,
                 )  # fmt: skip
                 self.customers_made[ckey] = made.id
             customer_id = self.customers_made[ckey]
-        project = self.target.create_project(  # type: ignore[attr-defined]
+        if customer_id is None:
+            raise ExternalServiceError(
+                f"no Kimai customer to create project {wanted.name!r} under", permanent=True
+            )
+        project = self.target.create_project(
             wanted.name, customer_id, global_activities=wanted.global_activities
         )
-        _remember_in_snapshot(target_conn, "projects", project)
-        KimaiLink.objects.get_or_create(
-            target=target_conn, scope=wanted.link_scope, source_key=wanted.link_key,
-            defaults={"kimai_id": project.id},
-        )  # fmt: skip
+        record_created(target_conn, wanted.link_scope, wanted.link_key, project)
         audit.record(
             self.job.actor, "kimai.project.create", "kimai.project", project.id,
             after={"name": project.name, "customer_id": customer_id}, run_id=self.job.run.pk,
