@@ -88,6 +88,8 @@ def record_conflict(
             source_snapshot=plan_snapshot(entry, plan),
             agent_id=agent_person_id,
         )
+    else:  # the entry is gone from Zammad: no fingerprint (a skip keeps the Kimai side for good)
+        values["source_fingerprint"] = ""
     for _ in range(2):
         existing = Conflict.objects.filter(
             profile=profile, source_id=source_id, status=Conflict.Status.OPEN

@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from apps.connectors.base import SourceConnector, TargetConnector, TimesheetDraft
@@ -95,6 +96,7 @@ def _run_claimed(run_id: int) -> None:
     run = Run.objects.select_related("profile__source", "profile__target").get(pk=run_id)
     log = logger.bind(run=run.pk, scope=run.scope, dry_run=run.dry_run)
     log.info("run_started")
+    acting = audit.act_as(run.actor)
     try:
         counts = SyncJob(run).execute()
     except ExternalServiceError as error:
@@ -107,6 +109,8 @@ def _run_claimed(run_id: int) -> None:
         )
         log.exception("run_crashed")
         raise
+    finally:
+        audit.stop_acting(acting)
     log.info("run_finished", **counts)
 
 
@@ -189,12 +193,7 @@ class SyncJob:
             index=index,
             links=links,
             deletion_policy=self.settings.deletion_policy,
-            skipped=dict(
-                Conflict.objects.filter(
-                    profile=self.profile, status=Conflict.Status.SKIPPED,
-                    source_id__in=[e.external_id for e in scope.entries],
-                ).values_list("source_id", "source_fingerprint")
-            ),
+            **self._skipped(scope),
             zones=zones,
             default_zone=context.default_zone,
         )  # fmt: skip
@@ -214,6 +213,20 @@ class SyncJob:
         self._advance_watermark(scope)
         _finish(self.run, Run.Status.SUCCEEDED)
         return dict(counts)
+
+    def _skipped(self, scope: Scope) -> dict[str, Any]:
+        """What people skipped: entries (until they change) and deletions (for good)."""
+        rows = Conflict.objects.filter(
+            Q(source_id__in=[e.external_id for e in scope.entries])
+            | Q(kind=Conflict.Kind.SOURCE_DELETED, source_fingerprint=""),
+            profile=self.profile, status=Conflict.Status.SKIPPED,
+        ).values_list("source_id", "source_fingerprint", "kind")  # fmt: skip
+        refusals = (Conflict.Kind.REJECTED, Conflict.Kind.LOCKED)
+        return {
+            "skipped": {sid: fp for sid, fp, _kind in rows if fp},
+            "skipped_writes": {sid for sid, fp, kind in rows if fp and kind in refusals},
+            "skipped_deletions": {sid for sid, fp, _kind in rows if not fp},
+        }
 
     # -- reading -------------------------------------------------------------------------------
     def _read_source(self, source: SourceConnector) -> Scope:
@@ -260,27 +273,9 @@ class SyncJob:
         return end - timedelta(days=self.settings.full_lookback_days), end
 
     def _mapping_context(self, source: SourceConnector, entries: list[TimeEntry]) -> MappingContext:
-        profile = self.profile
-        agents = [e.agent for e in entries if e.agent is not None]
-        if agents:
-            remember_agents(profile.source, agents)
-        snapshot = getattr(profile.target, "reference_snapshot", None)
-        stale = (
-            snapshot is None
-            or snapshot.fetched_at is None
-            or (timezone.now() - snapshot.fetched_at > REFERENCE_MAX_AGE)
+        return mapping_context(
+            self.profile, source, entries, refresh_if_stale=self.run.scope != Run.Scope.TICKET
         )
-        if stale and self.run.scope != Run.Scope.TICKET:
-            refresh_reference(profile.target)
-        else:
-            match_users_by_email(profile.source, profile.target)
-        context = MappingContext.load(profile.source, profile.target)
-        if context.needs_ticket_details:
-            facts, _groups = ticket_facts(
-                source, {e.ticket.id for e in entries if e.ticket}, context.needs_ticket_tags
-            )
-            context.remember_tickets(facts.values())
-        return context
 
     def _read_kimai(
         self, target: TargetConnector, scope: Scope, plans: dict[str, TimesheetPlan]
@@ -350,6 +345,78 @@ class SyncJob:
         current = self.settings.watermark
         if current is None or scope.newest_change > current:
             SyncSettings.objects.filter(pk=self.settings.pk).update(watermark=scope.newest_change)
+
+
+def mapping_context(
+    profile: MappingProfile,
+    source: SourceConnector,
+    entries: list[TimeEntry],
+    *,
+    refresh_if_stale: bool,
+) -> MappingContext:
+    """What plans ``entries``: people, mappings, rules, Kimai's reference data and, when rules
+    ask for them, the tickets' details. Shared by runs and conflict resolutions."""
+    agents = [e.agent for e in entries if e.agent is not None]
+    if agents:
+        remember_agents(profile.source, agents)
+    snapshot = getattr(profile.target, "reference_snapshot", None)
+    stale = (
+        snapshot is None
+        or snapshot.fetched_at is None
+        or (timezone.now() - snapshot.fetched_at > REFERENCE_MAX_AGE)
+    )
+    if stale and refresh_if_stale:
+        refresh_reference(profile.target)
+    else:
+        match_users_by_email(profile.source, profile.target)
+    context = MappingContext.load(profile.source, profile.target)
+    if context.needs_ticket_details:
+        facts, _groups = ticket_facts(
+            source, {e.ticket.id for e in entries if e.ticket}, context.needs_ticket_tags
+        )
+        context.remember_tickets(facts.values())
+    return context
+
+
+def create_planned_project(
+    profile: MappingProfile,
+    target: TargetConnector,
+    plan: TimesheetPlan,
+    actor: str,
+    run_id: int | None,
+    customers_made: dict[tuple[str, str], str],
+) -> str:
+    """Create the project (and customer) a rule wants on first use; returns the project id.
+    ``customers_made`` keeps the customers made so far, so a run creates each one once."""
+    target_conn = profile.target
+    wanted = plan.project_to_create
+    assert wanted is not None
+    customer_id = wanted.customer_id
+    if customer_id is None and plan.customer_to_create is not None:
+        need = plan.customer_to_create
+        ckey = (need.link_scope, need.link_key)
+        if ckey not in customers_made:
+            made = target.create_customer(need.name)
+            record_created(target_conn, need.link_scope, need.link_key, made)
+            audit.record(
+                actor, "kimai.customer.create", "kimai.customer", made.id,
+                after={"name": made.name}, run_id=run_id,
+            )  # fmt: skip
+            customers_made[ckey] = made.id
+        customer_id = customers_made[ckey]
+    if customer_id is None:
+        raise ExternalServiceError(
+            f"no Kimai customer to create project {wanted.name!r} under", permanent=True
+        )
+    project = target.create_project(
+        wanted.name, customer_id, global_activities=wanted.global_activities
+    )
+    record_created(target_conn, wanted.link_scope, wanted.link_key, project)
+    audit.record(
+        actor, "kimai.project.create", "kimai.project", project.id,
+        after={"name": project.name, "customer_id": customer_id}, run_id=run_id,
+    )  # fmt: skip
+    return str(project.id)
 
 
 def _link_state(link: Link) -> LinkState:
@@ -497,35 +564,10 @@ class Applier:
                 logger.warning("project_creation_failed", project=wanted.name, error=error.message)
 
     def _make_project(self, plan: TimesheetPlan) -> str:
-        target_conn = self.job.profile.target
-        wanted = plan.project_to_create
-        assert wanted is not None
-        customer_id = wanted.customer_id
-        if customer_id is None and plan.customer_to_create is not None:
-            need = plan.customer_to_create
-            ckey = (need.link_scope, need.link_key)
-            if ckey not in self.customers_made:
-                made = self.target.create_customer(need.name)
-                record_created(target_conn, need.link_scope, need.link_key, made)
-                audit.record(
-                    self.job.actor, "kimai.customer.create", "kimai.customer", made.id,
-                    after={"name": made.name}, run_id=self.job.run.pk,
-                )  # fmt: skip
-                self.customers_made[ckey] = made.id
-            customer_id = self.customers_made[ckey]
-        if customer_id is None:
-            raise ExternalServiceError(
-                f"no Kimai customer to create project {wanted.name!r} under", permanent=True
-            )
-        project = self.target.create_project(
-            wanted.name, customer_id, global_activities=wanted.global_activities
-        )
-        record_created(target_conn, wanted.link_scope, wanted.link_key, project)
-        audit.record(
-            self.job.actor, "kimai.project.create", "kimai.project", project.id,
-            after={"name": project.name, "customer_id": customer_id}, run_id=self.job.run.pk,
+        return create_planned_project(
+            self.job.profile, self.target, plan, self.job.actor, self.job.run.pk,
+            self.customers_made,
         )  # fmt: skip
-        return str(project.id)
 
     def _draft(self, decision: Decision) -> TimesheetDraft | None:
         plan = decision.plan

@@ -118,6 +118,10 @@ class Reconciler:
     links: dict[str, LinkState]
     deletion_policy: str = SyncSettings.DeletionPolicy.FLAG
     skipped: dict[str, str] = field(default_factory=dict)  # source id → fingerprint skipped
+    # Skipped refusals (Kimai refused the write): a write would only be refused again.
+    skipped_writes: set[str] = field(default_factory=set)
+    # Skipped "deleted in Zammad" conflicts: the person keeps the Kimai timesheet.
+    skipped_deletions: set[str] = field(default_factory=set)
     zones: Mapping[str, ZoneInfo] = field(default_factory=dict)
     default_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     claimed: set[str] = field(default_factory=set)  # Kimai ids adopted in this pass
@@ -128,10 +132,13 @@ class Reconciler:
             decision = self._linked(entry, plan, link)
         else:
             decision = self._unlinked(entry, plan)
-        if (
-            decision.outcome == Outcome.CONFLICT
-            and self.skipped.get(entry.external_id) == entry.fingerprint
-        ):
+        writes_skipped = (
+            decision.outcome in (Outcome.CREATE, Outcome.UPDATE)
+            and entry.external_id in self.skipped_writes
+        )
+        if (decision.outcome == Outcome.CONFLICT or writes_skipped) and self.skipped.get(
+            entry.external_id
+        ) == entry.fingerprint:
             return Decision(
                 entry.external_id, Outcome.SKIP,
                 "a person skipped this conflict; it comes back only if the entry changes",
@@ -304,6 +311,12 @@ class Reconciler:
             return Decision(
                 source_id, Outcome.ORPHANED,
                 f"deleted in Zammad; Kimai timesheet #{kimai_id} is left alone (deletion policy)",
+                kimai_id=kimai_id,
+            )  # fmt: skip
+        if source_id in self.skipped_deletions:
+            return Decision(
+                source_id, Outcome.SKIP,
+                f"deleted in Zammad; a person chose to keep Kimai timesheet #{kimai_id}",
                 kimai_id=kimai_id,
             )  # fmt: skip
         return Decision(
