@@ -20,6 +20,10 @@ class ApiKeyAuth(HttpBearer):
         key = ApiKey.authenticate(token)
         if key is not None:
             request.api_key = key  # type: ignore[attr-defined]
+            from apps.core import audit
+
+            # Reset by AuditActorMiddleware when the request ends.
+            audit.act_as(audit.actor_of_request(request))
         return key
 
 

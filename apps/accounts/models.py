@@ -74,8 +74,13 @@ class ApiKey(models.Model):
         return key
 
     def revoke(self) -> bool:
+        from apps.core import audit
+
         updated = ApiKey.objects.filter(pk=self.pk, revoked_at__isnull=True).update(
             revoked_at=timezone.now()
         )
         self.refresh_from_db(fields=["revoked_at"])
+        if updated:
+            audit.record(audit.current_actor(), "api_key.revoke", "api_key", self.pk,
+                         after={"name": self.name, "prefix": self.prefix})  # fmt: skip
         return updated == 1

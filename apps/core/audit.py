@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar, Token
 from typing import Any
 
 from django.http import HttpRequest
@@ -11,6 +12,21 @@ from apps.core.models import AuditEvent
 SCHEDULE = "schedule"
 WEBHOOK = "webhook"
 SYSTEM = "system"
+
+_actor: ContextVar[str] = ContextVar("audit_actor", default=SYSTEM)
+
+
+def current_actor() -> str:
+    """Who is acting in this request, run or command ("system" when nobody said)."""
+    return _actor.get()
+
+
+def act_as(actor: str) -> Token[str]:
+    return _actor.set(actor)
+
+
+def stop_acting(token: Token[str]) -> None:
+    _actor.reset(token)
 
 
 def actor_of_request(request: HttpRequest) -> str:

@@ -44,3 +44,22 @@ class RequestLogMiddleware:
         )
         structlog.contextvars.clear_contextvars()
         return response
+
+
+class AuditActorMiddleware:
+    """Names the admin of a session as the actor of this request's configuration changes.
+
+    API keys are named by their authenticator (apps/accounts/auth.py), which runs later.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        from apps.core import audit
+
+        token = audit.act_as(audit.actor_of_request(request))
+        try:
+            return self.get_response(request)
+        finally:
+            audit.stop_acting(token)

@@ -106,7 +106,6 @@ def settings_save(request: HtmxHttpRequest) -> HttpResponse:
         messages.error(request, "Add a Zammad and a Kimai connection first.")
         return redirect("ui:settings")
     sync_settings = settings_of(profile)
-    before = SyncSettingsForm(instance=sync_settings).initial
     form = SyncSettingsForm(request.POST, instance=sync_settings)
     if not form.is_valid():
         return render(
@@ -114,11 +113,6 @@ def settings_save(request: HtmxHttpRequest) -> HttpResponse:
         )
     saved = form.save()
     apply_schedule(saved)
-    audit.record(
-        audit.actor_of_request(request), "sync.settings.update", "sync.settings", saved.pk,
-        before={k: before[k] for k in form.fields},
-        after={k: form.cleaned_data[k] for k in form.fields},
-    )  # fmt: skip
     if request.htmx:
         context = {"sync_form": SyncSettingsForm(instance=saved), "profile": profile, "saved": True}
         return render(request, "sync/_settings.html", context)
