@@ -177,14 +177,22 @@ def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
     tx_world: World, tmp_path: object
 ) -> None:
     world = tx_world
-    world.kimai_double.latency = 0.05  # long enough to kill it half way
+    world.kimai_double.latency = 0.2  # ~90 creates take seconds: long enough to kill it mid-run
     start, end = world.window()
     env = child_env(DATABASE_URL=url_for_test_database())
     log = tmp_path / "sync.log"  # type: ignore[operator]
     args = ["sync", "--window", f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"]
-    for delay in (1.0, 2.0):
+    for delay in (0.5, 1.0):
+        runs_before = set(Run.objects.values_list("pk", flat=True))
         process = start_manage(args, env, log)
-        wait_for(lambda: _post_timesheets(world) > 0, 30, "the first write")
+
+        def running() -> bool:
+            return Run.objects.exclude(pk__in=runs_before).filter(status="running").exists()
+
+        # Kill it only once its own run is under way and writing: then it dies mid-run.
+        wait_for(running, 30, "this process's run to start")
+        posted = _post_timesheets(world)
+        wait_for(lambda: _post_timesheets(world) > posted, 30, "a write of this run")
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
