@@ -152,7 +152,8 @@ def ticket_facts(
     ids = sorted({int(i) for i in ticket_ids if str(i).isdigit()})
     facts: dict[str, TicketFacts] = {}
     groups: dict[str, str] = {}
-    for row in connector.client.tickets_by_ids(ids) if ids else []:
+    # The connector already read these tickets for the entries: its cache answers.
+    for row in connector.tickets(ids) if ids else []:
         group_id = row.get("group_id")
         group_name = row.get("group") if isinstance(row.get("group"), str) else None
         if group_id is not None and group_name:

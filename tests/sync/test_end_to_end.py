@@ -222,3 +222,26 @@ def test_a_ticket_run_resyncs_only_that_ticket(world: World) -> None:
     assert run.counts.get("create") == 1
     assert RunItem.objects.filter(run=run).exclude(ticket_id=str(ticket_id)).count() == 0
     assert run.window_start is None
+
+
+@pytest.mark.django_db
+def test_rules_on_ticket_groups_cost_no_extra_ticket_requests(world: World) -> None:
+    from django.db.models import F
+
+    from apps.mappings.models import Rule
+
+    Rule.objects.filter(profile=world.profile).update(position=F("position") + 1)
+    Rule.objects.create(
+        profile=world.profile, position=1, name="Billing group", group_ids=["3"],
+        project_id=str(world.kimai_double.project_id("Internal Helpdesk")),
+        activity_id=str(world.kimai_double.activity_id("Internal work")),
+    )  # fmt: skip
+    run = world.run()
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    searches = world.served.zammad.requests_to("POST", "/api/v1/tickets/search")
+    assert len(searches) == 1, "tickets are read once per run (24 tickets, 200 per search)"
+    billing = {t.zammad_id for t in world.dataset.tickets if t.group_id == 3}
+    booked = RunItem.objects.filter(
+        run=run, planned="create", ticket_id__in=[str(t) for t in billing]
+    )
+    assert booked.exists()

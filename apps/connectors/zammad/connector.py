@@ -299,6 +299,13 @@ class ZammadConnector(SourceConnector):
         row = types.get(type_id)
         return ActivityRef(id=str(type_id), name=row.get("name") if row else None)
 
+    def tickets(self, ticket_ids: Iterable[int]) -> list[Row]:
+        """Ticket rows (group, customer, ...) from this connector's per-run cache; only the
+        ones not seen yet cost a request (one search per 200)."""
+        wanted = {int(i) for i in ticket_ids}
+        self._resolve_tickets(wanted)
+        return [row for i in sorted(wanted) if (row := self._tickets.get(i)) is not None]
+
     def _resolve_tickets(self, ticket_ids: Iterable[int]) -> None:
         missing = {i for i in ticket_ids if i not in self._tickets}
         if not missing:
