@@ -186,13 +186,17 @@ def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
         runs_before = set(Run.objects.values_list("pk", flat=True))
         process = start_manage(args, env, log)
 
-        def running() -> bool:
-            return Run.objects.exclude(pk__in=runs_before).filter(status="running").exists()
+        def running(before: set[int] = runs_before) -> bool:
+            return Run.objects.exclude(pk__in=before).filter(status="running").exists()
 
         # Kill it only once its own run is under way and writing: then it dies mid-run.
         wait_for(running, 30, "this process's run to start")
         posted = _post_timesheets(world)
-        wait_for(lambda: _post_timesheets(world) > posted, 30, "a write of this run")
+
+        def wrote(before: int = posted) -> bool:
+            return _post_timesheets(world) > before
+
+        wait_for(wrote, 30, "a write of this run")
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
