@@ -7,7 +7,7 @@ from typing import Any, Literal
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema, Status
+from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.pagination import LimitOffsetPagination, paginate
 from pydantic import ConfigDict, Field
@@ -15,8 +15,18 @@ from pydantic import ConfigDict, Field
 from apps.core.audit import actor_of_request
 from apps.core.models import AuditEvent
 from apps.mappings.services import NotConfigured, current_pair, profile_for
+from apps.sync.auditlog import AuditFilters, change_dicts, export_response
+from apps.sync.conflict_pages import conflict_row, conflicts_with_people, user_labels
 from apps.sync.models import Conflict, Run, RunItem
+from apps.sync.resolutions import (
+    ResolutionParams,
+    ResolutionRefused,
+    apply_bulk,
+    apply_resolution,
+)
 from apps.sync.services import RunRequestInvalid, request_run
+
+BULK_API_LIMIT = 500
 
 router = Router(tags=["Sync"])
 conflicts_router = Router(tags=["Conflicts"])
@@ -124,7 +134,7 @@ def get_run(
     return body
 
 
-# -- conflicts -------------------------------------------------------------------------------------
+# -- conflicts -----------------------------------------------------------------------------------
 class ConflictOut(Schema):
     id: int
     kind: str
@@ -144,10 +154,96 @@ class ConflictOut(Schema):
     note: str
 
 
+class SideOut(Schema):
+    """One side of a conflict: the timesheet Zammad's entry becomes, or Kimai's timesheet."""
+
+    user_id: str | None = Field(description="Kimai user id.")
+    user: str | None = Field(description="The Kimai user's name, looked up now (not stored).")
+    date: str | None = Field(description="Day of the begin, in the time zone of the times.")
+    begin: str | None
+    end: str | None
+    duration_seconds: int | None
+    customer_id: str | None
+    customer: str
+    project_id: str | None
+    project: str
+    activity_id: str | None
+    activity: str
+    description: str
+    billable: bool | None = Field(description="None on the Zammad side: Kimai decides.")
+    tags: list[str]
+
+
+class CandidateOut(Schema):
+    id: str
+    kimai: SideOut
+    diff: list[str] = Field(description="Fields on which this timesheet differs from Zammad.")
+
+
+class ActionOut(Schema):
+    action: str
+    label: str
+    hint: str
+    kimai_id: str
+
+
 class ConflictDetailOut(ConflictOut):
     source_snapshot: dict[str, Any]
     target_snapshot: dict[str, Any] | None
     candidates: list[dict[str, Any]]
+    version: str = Field(description="Send it back with a resolution to refuse stale decisions.")
+    zammad: SideOut | None = Field(description="None when the entry is gone from Zammad.")
+    kimai: SideOut | None
+    diff: list[str] = Field(description="Fields on which the two sides differ.")
+    candidate_sides: list[CandidateOut]
+    actions: list[ActionOut] = Field(description="What fits this conflict now.")
+
+
+class RefusalOut(Schema):
+    detail: str
+    reason: str = Field(
+        description="invalid, done (already decided), stale (a side changed), busy (a run holds "
+        "the pair), refused (by Kimai), uncertain (verified on the next run), unavailable."
+    )
+
+
+def _side(side: Any, zone: Any, users: dict[str, str]) -> dict[str, Any] | None:
+    if side is None:
+        return None
+    body: dict[str, Any] = side.as_dict(zone)
+    body["user"] = users.get(body["user_id"]) if body["user_id"] else None
+    return body
+
+
+def _conflict_body(conflict: Conflict) -> dict[str, Any]:
+    labels = user_labels([conflict])
+    row = conflict_row(conflict, labels)
+    target = conflict.profile.target_id
+    users = {ext: label for (conn, ext), label in labels.items() if conn == target}
+    comparison = row.comparison
+    body = {name: getattr(conflict, name) for name in ConflictOut.model_fields}
+    body.update(
+        source_snapshot=conflict.source_snapshot,
+        target_snapshot=conflict.target_snapshot,
+        candidates=conflict.candidates,
+        version=row.version,
+        zammad=_side(comparison.zammad, comparison.zone, users),
+        kimai=_side(comparison.kimai, comparison.zone, users),
+        diff=list(comparison.differing),
+        candidate_sides=[
+            {
+                "id": str(candidate.get("id")),
+                "kimai": _side(cmp.kimai, cmp.zone, users),
+                "diff": list(cmp.differing),
+            }
+            for candidate, cmp in row.candidates
+        ],
+        actions=[
+            {"action": c.action, "label": c.label, "hint": c.hint, "kimai_id": c.kimai_id}
+            for c in row.choices
+        ],
+    )
+    return body
 
 
 @conflicts_router.get("/conflicts", response=list[ConflictOut], summary="Conflicts (filtered)")
@@ -168,7 +264,7 @@ def list_conflicts(
     if kind:
         conflicts = conflicts.filter(kind=kind)
     if ticket:
-        conflicts = conflicts.filter(ticket_number=ticket)
+        conflicts = conflicts.filter(ticket_number=ticket.lstrip("#"))
     if agent:
         conflicts = conflicts.filter(agent_id=agent)
     if since:
@@ -178,14 +274,119 @@ def list_conflicts(
     return conflicts
 
 
-@conflicts_router.get(
-    "/conflicts/{conflict_id}", response=ConflictDetailOut, summary="A conflict with both sides"
+# Before /conflicts/{conflict_id}: Django tries the routes in order.
+class BulkResolveIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[int] = Field(min_length=1, max_length=BULK_API_LIMIT, description="Conflict ids.")
+    action: Literal["create", "update", "skip", "delete", "recheck"]
+    note: str = Field(default="", max_length=2000)
+
+
+class BulkItemOut(Schema):
+    id: int
+    ok: bool
+    message: str
+    reason: str = Field(description="Why not, when ok is false (see RefusalOut.reason).")
+    kimai_id: str
+    run_id: int | None
+
+
+class BulkOut(Schema):
+    resolved: int
+    refused: int
+    results: list[BulkItemOut]
+
+
+@conflicts_router.post(
+    "/conflicts/resolve",
+    response={200: BulkOut, 409: RefusalOut, 422: RefusalOut},
+    summary="Apply one action to many conflicts; each succeeds or fails on its own",
 )
-def get_conflict(request: HttpRequest, conflict_id: int) -> Conflict:
-    return get_object_or_404(Conflict, pk=conflict_id)
+def resolve_conflicts(request: HttpRequest, payload: BulkResolveIn) -> Status[dict[str, Any]]:
+    try:
+        outcome = apply_bulk(
+            payload.ids, payload.action, ResolutionParams(note=payload.note),
+            actor_of_request(request),
+        )  # fmt: skip
+    except ResolutionRefused as refused:
+        return Status(refused.status, {"detail": refused.message, "reason": refused.reason})
+    results = [
+        {
+            "id": r.conflict_id,
+            "ok": r.ok,
+            "message": r.message,
+            "reason": r.reason,
+            "kimai_id": r.kimai_id,
+            "run_id": r.run_id,
+        }  # fmt: skip
+        for r in outcome.results
+    ]
+    resolved = sum(1 for r in outcome.results if r.ok)
+    return Status(
+        200, {"resolved": resolved, "refused": len(results) - resolved, "results": results}
+    )
 
 
-# -- audit --------------------------------------------------------------------------------------
+@conflicts_router.get(
+    "/conflicts/{conflict_id}",
+    response=ConflictDetailOut,
+    summary="A conflict: both sides, what differs, and the actions that fit",
+)
+def get_conflict(request: HttpRequest, conflict_id: int) -> dict[str, Any]:
+    return _conflict_body(get_object_or_404(conflicts_with_people(), pk=conflict_id))
+
+
+class ResolveIn(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["create", "update", "link", "skip", "delete", "recheck"] = Field(
+        description="One of the conflict's `actions`; `recheck` syncs its ticket again."
+    )
+    kimai_id: str = Field(default="", max_length=64, description="link: the Kimai timesheet.")
+    note: str = Field(default="", max_length=2000, description="skip: why (optional).")
+    version: str = Field(
+        default="", max_length=64, description="The `version` you decided on; refused if stale."
+    )
+
+
+class ResolutionOut(Schema):
+    message: str
+    kimai_id: str = Field(description="The Kimai timesheet written or linked, if any.")
+    run_id: int | None = Field(description="The run asked for (recheck).")
+    conflict: ConflictDetailOut
+
+
+@conflicts_router.post(
+    "/conflicts/{conflict_id}/resolve",
+    response={200: ResolutionOut, 404: ErrorOut, 409: RefusalOut, 422: RefusalOut},
+    summary="Resolve a conflict (writes through the exactly-once machinery)",
+)
+def resolve_conflict(
+    request: HttpRequest, conflict_id: int, payload: ResolveIn
+) -> Status[dict[str, Any]]:
+    conflict = get_object_or_404(Conflict, pk=conflict_id)
+    params = ResolutionParams(kimai_id=payload.kimai_id, note=payload.note, version=payload.version)
+    try:
+        done = apply_resolution(conflict, payload.action, params, actor_of_request(request))
+    except ResolutionRefused as refused:
+        return Status(refused.status, {"detail": refused.message, "reason": refused.reason})
+    body = {
+        "message": done.message,
+        "kimai_id": done.kimai_id,
+        "run_id": done.run_id,
+        "conflict": _conflict_body(get_object_or_404(conflicts_with_people(), pk=conflict_id)),
+    }
+    return Status(200, body)
+
+
+# -- audit ---------------------------------------------------------------------------------------
+class ChangeOut(Schema):
+    field: str
+    before: Any
+    after: Any
+
+
 class AuditOut(Schema):
     id: int
     at: datetime
@@ -197,10 +398,27 @@ class AuditOut(Schema):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     run_id: int | None
+    changes: list[ChangeOut] = Field(description="What differs between before and after.")
 
 
-@audit_router.get("/audit", response=list[AuditOut], summary="Audit events, newest first")
-@paginate(LimitOffsetPagination)
+class AuditPageOut(Schema):
+    items: list[AuditOut]
+    count: int
+
+
+@audit_router.get(
+    "/audit",
+    response=AuditPageOut,
+    summary="Audit events, newest first; format=csv or json streams every matching event",
+    openapi_extra={
+        "responses": {
+            "200": {
+                "description": "A page (format=page), or every matching event as a download.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            }
+        }
+    },
+)
 def list_audit(
     request: HttpRequest,
     since: datetime | None = None,
@@ -208,20 +426,22 @@ def list_audit(
     actor: str | None = None,
     action: str | None = None,
     object_type: str | None = None,
+    object_id: str | None = None,
     ticket: str | None = None,
-) -> QuerySet[AuditEvent]:
-    """``ticket``: Zammad ticket number."""
-    events = AuditEvent.objects.all()
-    if since:
-        events = events.filter(at__gte=since)
-    if until:
-        events = events.filter(at__lt=until)
-    if actor:
-        events = events.filter(actor=actor)
-    if action:
-        events = events.filter(action=action)
-    if object_type:
-        events = events.filter(object_type=object_type)
-    if ticket:
-        events = events.filter(ticket=ticket)
-    return events
+    format: Literal["page", "csv", "json"] = "page",
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> Any:
+    """``ticket``: Zammad ticket number; ``since``/``until``: when (``until`` exclusive)."""
+    filters = AuditFilters(
+        since=since, until=until, actor=actor or "", action=action or "",
+        object_type=object_type or "", object_id=object_id or "",
+        ticket=(ticket or "").lstrip("#"),
+    )  # fmt: skip
+    events = filters.apply(AuditEvent.objects.all())
+    if format != "page":
+        return export_response(events, format)
+    items = list(events[offset : offset + limit])
+    for event in items:
+        event.changes = change_dicts(event)  # type: ignore[attr-defined]
+    return {"items": items, "count": events.count()}
