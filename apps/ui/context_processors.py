@@ -10,12 +10,11 @@ def navigation(request: HttpRequest) -> dict[str, object]:
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {"app_version": settings.APP_VERSION}
     current = request.path
-    items = [
-        {
-            "label": label,
-            "url": url,
-            "active": url == current or (url != "/" and current.startswith(url)),
-        }
-        for label, url in navigation_items()
+    entries = navigation_items()
+    # The longest matching prefix wins: /sync/conflicts/ is Conflicts, not Sync as well.
+    matching = [
+        url for _label, url in entries if url == current or (url != "/" and current.startswith(url))
     ]
+    active = max(matching, key=len) if matching else None
+    items = [{"label": label, "url": url, "active": url == active} for label, url in entries]
     return {"nav_items": items, "app_version": settings.APP_VERSION}
