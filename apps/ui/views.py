@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.models import ApiKey
 from apps.core.health import readiness_checks
 from apps.core.models import WorkerHeartbeat
+from apps.ui.dashboard import dashboard_context
 from apps.ui.forms import ApiKeyForm
 from apps.ui.http import HtmxHttpRequest
 
@@ -23,8 +24,9 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "workers": list(WorkerHeartbeat.objects.alive()),
         "active_api_keys": ApiKey.objects.active().count(),
     }
-    template = "ui/dashboard.html#health" if request.htmx else "ui/dashboard.html"
-    return render(request, template, context)
+    if request.htmx:  # the health cards refresh themselves
+        return render(request, "ui/dashboard.html#health", context)
+    return render(request, "ui/dashboard.html", context | dashboard_context())
 
 
 def _api_keys_context(form: ApiKeyForm | None = None, new_key: str | None = None) -> dict:
