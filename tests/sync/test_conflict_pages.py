@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from apps.accounts.models import User
@@ -13,6 +15,7 @@ from apps.core.models import AuditEvent
 from apps.gdpr.models import Person
 from apps.mappings.models import ActivityMapping, UserMapping
 from apps.sync.engine import execute_run
+from apps.sync.locks import profile_lock
 from apps.sync.models import Conflict, Run
 from tests.doubles.base import Fault
 from tests.sync.conflict_cases import open_conflict
@@ -297,3 +300,35 @@ def test_a_quick_fix_without_a_choice_explains_itself(admin_client: Client, worl
     assert response.status_code == 400
     assert "Choose the Kimai user this agent books time as." in response.content.decode()
     assert not UserMapping.objects.filter(agent_id=conflict.agent_id).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_waits_for_a_running_sync_and_tries_again(
+    admin_client: Client, tx_world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tx_world.run()
+    monkeypatch.setattr("apps.sync.resolutions.LOCK_WAIT_SECONDS", 0.2)
+    ids = list(Conflict.objects.filter(kind="unmapped_user").values_list("pk", flat=True)[:2])
+    held, release = threading.Event(), threading.Event()
+
+    def run_holding_the_lock() -> None:
+        with profile_lock(tx_world.profile.pk):
+            held.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=run_holding_the_lock)
+    thread.start()
+    held.wait(5)
+    try:
+        text = _bulk(admin_client, {"action": "skip", "ids": ids}, **HTMX).content.decode()
+    finally:
+        release.set()
+        thread.join()
+    assert "A sync run is working on these entries right now." in text
+    assert "Waiting, then trying again" in text
+    assert 'hx-trigger="load delay:3s"' in text
+    assert f'name="remaining" value="{ids[0]},{ids[1]}"' in text
+    assert Conflict.objects.filter(pk__in=ids, status="open").count() == 2
+    later = _bulk(admin_client, {"action": "skip", "remaining": f"{ids[0]},{ids[1]}"}, **HTMX)
+    assert "2 of 2" in later.content.decode()
