@@ -17,6 +17,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.gdpr.models import Person
+from apps.sync.auditlog import actor_labels
 from apps.sync.comparison import Comparison, compare, user_ids
 from apps.sync.models import Conflict
 from apps.sync.resolutions import (
@@ -199,10 +200,37 @@ def agent_choices(status: str) -> list[tuple[int, str, int]]:
     return sorted(rows, key=lambda r: r[1].casefold())
 
 
+DECISIONS = {
+    "create": "created Kimai timesheet #{}",
+    "update": "updated Kimai timesheet #{}",
+    "link": "linked Kimai timesheet #{} as it was",
+    "delete": "deleted Kimai timesheet #{}",
+}
+
+
+def decision_text(conflict: Conflict) -> str:
+    """How a conflict was decided, in words (``resolution`` holds ``action: detail``)."""
+    action, _, detail = conflict.resolution.partition(": ")
+    if action == "skip":
+        return "skipped"
+    if detail == "adopted":
+        return "linked the Kimai timesheet that already carried its marker"
+    if detail == "gone":
+        return "the Kimai timesheet was already gone"
+    if action in DECISIONS and detail:
+        return DECISIONS[action].format(detail)
+    return conflict.resolution or conflict.get_status_display()
+
+
 def conflict_detail_context(conflict: Conflict) -> dict[str, Any]:
     row = conflict_row(conflict, user_labels([conflict]))
     entry = (conflict.source_snapshot or {}).get("entry") or {}
+    decided_by = ""
+    if conflict.resolved_by:
+        decided_by = actor_labels([conflict.resolved_by]).get(conflict.resolved_by, "")
     return {
+        "decision": decision_text(conflict),
+        "decided_by": decided_by or conflict.resolved_by,
         "row": row,
         "conflict": conflict,
         "entry": entry,

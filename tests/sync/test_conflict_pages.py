@@ -144,7 +144,11 @@ def test_without_htmx_a_resolution_redirects_with_a_message(
         {"action": "link", "kimai_id": conflict.kimai_id}, follow=True,
     )  # fmt: skip
     assert response.redirect_chain == [(f"/sync/conflicts/{conflict.pk}/", 302)]
-    assert f"Linked Kimai timesheet #{conflict.kimai_id} as it is" in response.content.decode()
+    html = response.content.decode()
+    assert f"Linked Kimai timesheet #{conflict.kimai_id} as it is" in html
+    assert (
+        f"<dd>Linked Kimai timesheet #{conflict.kimai_id} as it was, by admin@example.com" in html
+    )
 
 
 @pytest.mark.django_db
