@@ -65,7 +65,10 @@ ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     """Debian's chromium driven by Playwright; Playwright never downloads a browser here."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A loaded CI machine can take longer than Playwright's 5 s default for a page to settle.
+    expect.set_options(timeout=15_000)
 
     # Playwright's sync API keeps an event loop in this thread; the ORM calls made by tests
     # and fixtures around it are still synchronous.
