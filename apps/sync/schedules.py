@@ -47,3 +47,11 @@ def next_at_hour(hour: int, now: datetime | None = None) -> datetime:
     now = now or timezone.now()
     candidate = now.astimezone(UTC).replace(hour=hour, minute=0, second=0, microsecond=0)
     return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+def ensure_default_schedule(profile_id: int) -> None:
+    """A new Zammad → Kimai pair syncs on the default schedule until someone changes it."""
+    sync_settings, created = SyncSettings.objects.get_or_create(profile_id=profile_id)
+    missing = not Schedule.objects.filter(name__in=schedule_names(profile_id)).exists()
+    if sync_settings.schedule_enabled and (created or missing):
+        apply_schedule(sync_settings)

@@ -61,3 +61,14 @@ def test_the_run_task_takes_an_id_and_runs_it(world: World) -> None:
     )  # fmt: skip
     assert tasks.execute_run(run.pk) == f"run {run.pk}: succeeded"
     assert tasks.execute_run(999_999) == "run 999999: gone"
+
+
+@pytest.mark.django_db
+def test_a_new_pair_syncs_on_the_default_schedule(world: World) -> None:
+    from django_q.models import Schedule
+
+    schedules = {s.name: s for s in Schedule.objects.all()}
+    incremental = schedules[f"zks-incremental-{world.profile.pk}"]
+    nightly = schedules[f"zks-full-{world.profile.pk}"]
+    assert (incremental.schedule_type, incremental.minutes) == (Schedule.MINUTES, 15)
+    assert (nightly.schedule_type, nightly.next_run.hour) == (Schedule.DAILY, 2)
