@@ -16,7 +16,12 @@ from apps.core.audit import actor_of_request
 from apps.core.models import AuditEvent
 from apps.mappings.services import NotConfigured, current_pair, profile_for
 from apps.sync.auditlog import AuditFilters, change_dicts, export_response
-from apps.sync.conflict_pages import conflict_row, conflicts_with_people, user_labels
+from apps.sync.conflict_pages import (
+    ConflictFilters,
+    conflict_row,
+    conflicts_with_people,
+    user_labels,
+)
 from apps.sync.models import Conflict, Run, RunItem
 from apps.sync.resolutions import (
     ResolutionParams,
@@ -258,15 +263,11 @@ def list_conflicts(
     until: datetime | None = None,
 ) -> QuerySet[Conflict]:
     """``ticket``: Zammad ticket number; ``agent``: Person id; ``since``/``until``: booked at."""
-    conflicts = Conflict.objects.all()
-    if status != "all":
-        conflicts = conflicts.filter(status=status)
-    if kind:
-        conflicts = conflicts.filter(kind=kind)
-    if ticket:
-        conflicts = conflicts.filter(ticket_number=ticket.lstrip("#"))
-    if agent:
-        conflicts = conflicts.filter(agent_id=agent)
+    # The pages' filters, with instants instead of calendar days for since/until.
+    filters = ConflictFilters(
+        status=status, kind=kind or "", agent=agent, ticket=(ticket or "").lstrip("#")
+    )
+    conflicts = filters.apply(Conflict.objects.all())
     if since:
         conflicts = conflicts.filter(booked_at__gte=since)
     if until:
