@@ -16,11 +16,12 @@ At most one open intent per entry (a partial unique index) makes a second writer
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from apps.connectors.base import TargetConnector, TimesheetDraft
 from apps.connectors.entry import TimeEntry
@@ -280,6 +281,12 @@ class KimaiWriter:
         found, searched = self._find_marked(intent.marker)
         if not searched:
             return 0  # Kimai does not answer: leave it open, nothing is sent for this entry
+        recent = timezone.now() - intent.updated_at < self._in_flight_horizon()
+        if found is None and intent.state == WriteIntent.State.PENDING and recent:
+            # A pending intent is a crash between recording and hearing back: its request may
+            # still be on its way, or still being saved by Kimai. "Not found" only means "not
+            # applied" once it can no longer arrive.
+            return 0
         with transaction.atomic():
             if found is None:
                 self._settle(intent, WriteIntent.State.ABANDONED, error="not found in Kimai")
@@ -301,6 +308,16 @@ class KimaiWriter:
                 run_id=self.run.pk if self.run else None,
             )  # fmt: skip
         return 1
+
+    def _in_flight_horizon(self) -> timedelta:
+        """How long a request we sent can take at most (the seam's timeouts)."""
+        tuning = self.target.http.tuning
+        seconds = (
+            tuning.connect_timeout_seconds
+            + tuning.write_timeout_seconds
+            + tuning.read_timeout_seconds
+        )
+        return timedelta(seconds=seconds)
 
     def _settle_update(self, intent: WriteIntent, sheets: dict[str, TimeEntry] | None) -> int:
         sheet = (sheets or {}).get(intent.kimai_id)

@@ -8,8 +8,10 @@ import sys
 import threading
 import time
 from collections import Counter
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from apps.connectors.base import TimesheetDraft
 from apps.mappings.engine import MappingContext, plan_timesheet
@@ -18,6 +20,8 @@ from apps.sync.services import coalesce_key
 from tests.doubles.base import Fault
 from tests.support.processes import child_env, start_manage, url_for_test_database, wait_for
 from tests.sync.world import World
+
+HORIZON_SECONDS = 2.0  # the kill test's Kimai timeouts: 0.5 + 0.5 + 1.0
 
 
 def _timesheets_per_marker(world: World) -> Counter[str]:
@@ -103,10 +107,12 @@ def test_a_crash_after_recording_the_intent_and_before_sending_is_recovered(
     world: World,
 ) -> None:
     entry, _draft, marker = _first_bookable(world)
-    WriteIntent.objects.create(
+    intent = WriteIntent.objects.create(
         profile=world.profile, source_id=entry.external_id,  # type: ignore[attr-defined]
         operation="create", marker=marker,
     )  # fmt: skip
+    # The crash was a while ago: no request it might have sent can still arrive.
+    WriteIntent.objects.filter(pk=intent.pk).update(updated_at=timezone.now() - timedelta(hours=1))
     world.run()
     _assert_one_timesheet_per_entry(world)
     assert WriteIntent.objects.get(marker=marker, state="abandoned")
@@ -177,6 +183,9 @@ def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
     tx_world: World, tmp_path: object
 ) -> None:
     world = tx_world
+    world.kimai.settings = {"http": {"connect_timeout_seconds": 0.5, "read_timeout_seconds": 1.0,
+                                     "write_timeout_seconds": 0.5}}  # fmt: skip
+    world.kimai.save()
     world.kimai_double.latency = 0.2  # ~90 creates take seconds: long enough to kill it mid-run
     start, end = world.window()
     env = child_env(DATABASE_URL=url_for_test_database())
@@ -203,6 +212,10 @@ def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
     killed_posts = _post_timesheets(world)
     assert killed_posts > 0
     world.kimai_double.latency = 0
+    # Requests the killed process had in flight may land after we look: intents younger than
+    # the request timeouts stay open for one run, and the next run settles them.
+    world.run()
+    time.sleep(HORIZON_SECONDS + 0.5)
     final = world.run()
     assert final.status == Run.Status.SUCCEEDED, final.error
     _assert_one_timesheet_per_entry(world)
