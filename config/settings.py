@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "apps.ui",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_htmx",
     "template_partials",
     "ninja",
@@ -182,14 +183,28 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = "username"
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_LOGOUT_REDIRECT_URL = "account_login"
 ACCOUNT_SESSION_REMEMBER = None
-# Throttle failed logins per IP and per account, always with a cooldown: the single admin can
-# be slowed down by an attacker but never locked out for good.
+# Failed logins are throttled per account *and* source (apps/accounts/throttle.py adds the
+# client address to allauth's per-key limit): five wrong passwords from one address make that
+# address wait up to five minutes, while the admin still logs in from any other address.
+# Per address across all accounts: 10 failures and 30 attempts a minute. Throttled answers are
+# 429 with Retry-After; `manage.py createadmin` clears the account's counters.
 ACCOUNT_RATE_LIMITS = {
     "login": "30/m/ip",
     "login_failed": "10/m/ip,5/5m/key",
     "change_password": "5/m/user",
     "reauthenticate": "10/m/user",
 }
+# The client address is REMOTE_ADDR unless a reverse proxy is declared: with
+# TRUSTED_PROXY_COUNT=N the N-th address from the right of X-Forwarded-For counts, with
+# TRUSTED_CLIENT_IP_HEADER (e.g. X-Real-IP) that header. Never set either without such a proxy:
+# callers could then choose their own address and escape the throttle.
+ALLAUTH_TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env_str("TRUSTED_CLIENT_IP_HEADER") or None
+# Optional second factor (allauth.mfa): an authenticator app (TOTP) with recovery codes, off
+# until the admin switches it on under Account. API keys are not affected.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Zammad → Kimai Sync"
+MFA_ADAPTER = "apps.accounts.mfa.EncryptingMFAAdapter"
 
 ADMIN_EMAIL = env_str("ADMIN_EMAIL")
 ADMIN_PASSWORD = env_secret("ADMIN_PASSWORD")

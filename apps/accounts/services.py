@@ -6,12 +6,16 @@ import secrets
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+
+from apps.accounts import throttle
+from apps.core import audit
 
 DEFAULT_LOCAL_ADMIN_EMAIL = "admin@example.com"
 
@@ -35,8 +39,13 @@ def _check(email: str, password: str) -> None:
 
 
 @transaction.atomic
-def set_admin(email: str, password: str) -> AdminResult:
-    """Create the admin, or reset the password if a user with this e-mail exists."""
+def set_admin(email: str, password: str, *, disable_2fa: bool = False) -> AdminResult:
+    """Create the admin, or reset the password if a user with this e-mail exists.
+
+    Also clears the account's failed-login counters from every source, so the operator can
+    always get back in. With `disable_2fa`, its authenticator app and recovery codes are
+    removed too (audited).
+    """
     email = email.strip().lower()
     _check(email, password)
     User = get_user_model()
@@ -50,6 +59,12 @@ def set_admin(email: str, password: str) -> AdminResult:
     EmailAddress.objects.update_or_create(
         user=user, email=email, defaults={"verified": True, "primary": True}
     )
+    if disable_2fa:
+        removed, _ = Authenticator.objects.filter(user=user).delete()
+        if removed:
+            audit.record(audit.SYSTEM, "account.2fa_disabled", "account", user.pk,
+                         after={"by": "createadmin"})  # fmt: skip
+    throttle.unlock_account(email)
     return AdminResult(email=email, created=created)
 
 
