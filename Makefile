@@ -8,12 +8,13 @@ LOCK := requirements/dev.lock
 STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) 2>/dev/null | cut -c1-16)
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint format check-containers demo clean help
+.PHONY: run test lint fuzz format check-containers demo clean help
 
 help:
 	@echo "make run     serve http://127.0.0.1:8000 with a worker (Ctrl-C stops everything)"
 	@echo "make test    run the whole test suite"
 	@echo "make lint    ruff check + ruff format --check + mypy"
+	@echo "make fuzz    schemathesis over the whole OpenAPI document, against the served app"
 	@echo "make demo    run the Zammad and Kimai test doubles with demo data on 127.0.0.1"
 
 $(STAMP): $(LOCK)
@@ -37,6 +38,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+
+# FUZZ_EXAMPLES bounds the examples per operation (CI uses the default).
+FUZZ_EXAMPLES ?= 25
+fuzz: $(STAMP)
+	$(BIN)/python -m tests.support.fuzz --max-examples $(FUZZ_EXAMPLES)
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
-from ninja.errors import AuthenticationError, ValidationError
+from ninja.openapi.schema import OpenAPISchema
 
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import API_AUTH, require_admin_or_api_key
@@ -13,13 +15,24 @@ from apps.connectors.api import router as connectors_router
 from apps.connectors.api import webhooks_router
 from apps.connectors.services import ConnectionInvalid
 from apps.core.api import router as core_router
+from apps.core.api_errors import StrictParser, document_standard_errors, install_error_handlers
 from apps.mappings.api import router as mappings_router
 from apps.mappings.lookups import PreviewUnavailable
 from apps.mappings.services import MappingInvalid, NotConfigured
 from apps.sync.api import audit_router, conflicts_router
 from apps.sync.api import router as sync_router
 
-api = NinjaAPI(
+
+class DocumentedNinjaAPI(NinjaAPI):
+    """The document also lists the errors every operation can give (apps/core/api_errors.py)."""
+
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> OpenAPISchema:
+        document = super().get_openapi_schema(*args, **kwargs)
+        document_standard_errors(document)
+        return document
+
+
+api = DocumentedNinjaAPI(
     title="Zammad → Kimai Sync",
     version=settings.APP_VERSION,
     description=(
@@ -31,23 +44,9 @@ api = NinjaAPI(
     openapi_url="/openapi.json",
     docs_url="/docs",
     docs_decorator=require_admin_or_api_key,
+    parser=StrictParser(),
 )
-
-
-@api.exception_handler(AuthenticationError)
-def on_authentication_error(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
-    return api.create_response(
-        request,
-        {"detail": "Authentication required: send `Authorization: Bearer <API key>`."},
-        status=401,
-    )
-
-
-@api.exception_handler(ValidationError)
-def on_validation_error(request: HttpRequest, exc: ValidationError) -> HttpResponse:
-    return api.create_response(
-        request, {"detail": "Invalid request.", "errors": exc.errors}, status=422
-    )
+install_error_handlers(api)
 
 
 @api.exception_handler(ConnectionInvalid)

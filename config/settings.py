@@ -273,7 +273,9 @@ WHITENOISE_USE_FINDERS = not PRODUCTION
 
 # API: Django Ninja.
 NINJA_PAGINATION_PER_PAGE = 50
-NINJA_PAGINATION_MAX_PER_PAGE_SIZE = 500
+NINJA_PAGINATION_MAX_LIMIT = 500
+# Limit and offset bounded to what PostgreSQL can hold (apps/core/api_types.py).
+NINJA_PAGINATION_CLASS = "apps.core.api_types.Pagination"
 
 # django-q2 on the ORM broker (no Redis). `timeout` stays well below `retry` so a slow task is
 # killed before the broker hands it to a second worker; attempts are bounded.
@@ -290,6 +292,9 @@ Q_CLUSTER = {
     "poll": 0.5,
     "label": "Task queue",
 }
+# Refuse connector base URLs outside 127.0.0.0/8, ::1 and localhost before any DNS lookup or
+# request (the API fuzzing step in CI sets it: generated URLs must never leave the machine).
+OUTBOUND_LOOPBACK_ONLY = env_bool("OUTBOUND_LOOPBACK_ONLY", False)
 # Run queued tasks in the calling process instead of the worker (tests and the `sync` command).
 TASKS_INLINE = env_bool("TASKS_INLINE", False)
 # A worker is "alive" for /readyz when its heartbeat is younger than this.

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 
 from apps.accounts.models import ApiKey
+from apps.core.api_types import Id
 
 router = Router(tags=["API keys"])
 
@@ -26,7 +27,7 @@ def list_api_keys(request: HttpRequest) -> list[ApiKey]:
 
 
 @router.post("/api-keys/{key_id}/revoke", response=ApiKeyOut, summary="Revoke an API key for good")
-def revoke_api_key(request: HttpRequest, key_id: int) -> ApiKey:
+def revoke_api_key(request: HttpRequest, key_id: Id) -> ApiKey:
     key = get_object_or_404(ApiKey, pk=key_id)
     key.revoke()
     return key

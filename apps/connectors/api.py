@@ -15,7 +15,14 @@ from apps.connectors.services import (
     check_connection,
     save_connection,
 )
-from apps.connectors.zammad.webhook import MAX_BODY_BYTES, WebhookRefused, receive
+from apps.connectors.zammad.webhook import (
+    MAX_BODY_BYTES,
+    BodyTooLarge,
+    WebhookRefused,
+    read_body,
+    receive,
+)
+from apps.core.api_types import Id
 
 router = Router(tags=["Connections"])
 
@@ -82,7 +89,7 @@ class ConnectionOut(Schema):
     updated_at: datetime
 
 
-class ErrorOut(Schema):
+class ConnectionErrorOut(Schema):
     detail: str
     errors: dict[str, list[str]] = Field(default_factory=dict)
     check: CheckOut | None = None
@@ -95,7 +102,7 @@ def list_connections(request: HttpRequest) -> list[Connection]:
 
 @router.post(
     "/connections",
-    response={201: ConnectionOut, 422: ErrorOut},
+    response={201: ConnectionOut, 422: ConnectionErrorOut},
     summary="Add a connection (its server is checked first; nothing is saved if it fails)",
 )
 def create_connection(request: HttpRequest, payload: ConnectionIn) -> Status[Connection]:
@@ -104,17 +111,17 @@ def create_connection(request: HttpRequest, payload: ConnectionIn) -> Status[Con
 
 
 @router.get("/connections/{connection_id}", response=ConnectionOut, summary="Get a connection")
-def get_connection(request: HttpRequest, connection_id: int) -> Connection:
+def get_connection(request: HttpRequest, connection_id: Id) -> Connection:
     return get_object_or_404(Connection, pk=connection_id)
 
 
 @router.patch(
     "/connections/{connection_id}",
-    response={200: ConnectionOut, 422: ErrorOut},
+    response={200: ConnectionOut, 422: ConnectionErrorOut},
     summary="Change a connection (checked again before saving)",
 )
 def update_connection(
-    request: HttpRequest, connection_id: int, payload: ConnectionPatch
+    request: HttpRequest, connection_id: Id, payload: ConnectionPatch
 ) -> Connection:
     connection = get_object_or_404(Connection, pk=connection_id)
     changes = payload.model_dump(exclude_unset=True)
@@ -135,7 +142,7 @@ def update_connection(
 
 
 @router.delete("/connections/{connection_id}", response={204: None}, summary="Delete a connection")
-def delete_connection(request: HttpRequest, connection_id: int) -> Status[None]:
+def delete_connection(request: HttpRequest, connection_id: Id) -> Status[None]:
     get_object_or_404(Connection, pk=connection_id).delete()
     return Status(204, None)
 
@@ -145,7 +152,7 @@ def delete_connection(request: HttpRequest, connection_id: int) -> Status[None]:
     response=CheckOut,
     summary="Check the server and the token: version, identity, what the token may do and lacks",
 )
-def test_connection(request: HttpRequest, connection_id: int) -> dict[str, Any]:
+def test_connection(request: HttpRequest, connection_id: Id) -> dict[str, Any]:
     connection = get_object_or_404(Connection, pk=connection_id)
     return check_connection(connection).as_dict()
 
@@ -177,15 +184,12 @@ class WebhookErrorOut(Schema):
     ),
 )
 def zammad_webhook(request: HttpRequest) -> Status[Any]:
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
-        return Status(413, {"detail": f"The body is over {MAX_BODY_BYTES} bytes."})
-    body = request.read(MAX_BODY_BYTES + 1)
-    if len(body) > MAX_BODY_BYTES:
-        return Status(413, {"detail": f"The body is over {MAX_BODY_BYTES} bytes."})
     headers = {name.lower(): value for name, value in request.headers.items()}
     try:
+        body = read_body(request.META, request.META.get("CONTENT_LENGTH"), request)
         accepted = receive(body, headers)
+    except BodyTooLarge:
+        return Status(413, {"detail": f"The body is over {MAX_BODY_BYTES} bytes."})
     except WebhookRefused as refused:
         return Status(refused.status, {"detail": refused.message})
     delivery = accepted.delivery

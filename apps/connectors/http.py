@@ -22,6 +22,7 @@ method, path, status and timings only, and URLs shown in messages lose any ``use
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import json
 import random
 import threading
@@ -34,6 +35,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import structlog
+from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field
 
 logger = structlog.get_logger(__name__)
@@ -491,7 +493,21 @@ class OutboundHttpClient:
                 f"The {self.service} base URL {display_url(base_url) or base_url!r} is not a "
                 "valid address: it must look like https://host.example.com"
             )
+        if settings.OUTBOUND_LOOPBACK_ONLY and not _is_loopback(parts.hostname):
+            return (
+                f"The {self.service} base URL {display_url(base_url)!r} is not on this machine, "
+                "and OUTBOUND_LOOPBACK_ONLY allows only loopback addresses."
+            )
         return None
+
+
+def _is_loopback(hostname: str) -> bool:
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass(frozen=True)

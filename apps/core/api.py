@@ -9,7 +9,7 @@ from apps.core.health import readiness_checks
 router = Router(tags=["System"])
 
 
-class CheckOut(Schema):
+class ReadinessCheckOut(Schema):
     name: str
     ok: bool
     detail: str
@@ -18,7 +18,7 @@ class CheckOut(Schema):
 class StatusOut(Schema):
     version: str
     ready: bool
-    checks: list[CheckOut]
+    checks: list[ReadinessCheckOut]
 
 
 @router.get("/status", response=StatusOut, summary="Version and readiness of this service")

@@ -16,10 +16,12 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema
 from ninja.responses import Status
-from pydantic import AwareDatetime, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from apps.connectors.entry import ActivityRef, AgentRef, OrganizationRef, TicketRef, TimeEntry
 from apps.connectors.models import Connection
+from apps.core.api_errors import errors
+from apps.core.api_types import AwareInstant, Id
 from apps.mappings import services
 from apps.mappings.catalog import Catalog
 from apps.mappings.engine import FieldDecision, TicketFacts, TimesheetPlan
@@ -169,7 +171,7 @@ class EntryIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     external_id: str = Field(default="preview", min_length=1, max_length=64)
-    booked_at: AwareDatetime
+    booked_at: AwareInstant
     duration_seconds: int = Field(ge=-10_000_000, le=10_000_000)
     ticket: TicketIn | None = None
     organization: RefIn | None = None
@@ -226,7 +228,7 @@ class PlanOut(Schema):
     fields: dict[str, FieldOut]
     problems: list[ProblemOut]
     skipped_reason: str | None
-    rule_id: int | None
+    rule_id: Id | None
     project_to_create: ToCreateOut | None
     customer_to_create: ToCreateOut | None
 
@@ -236,7 +238,7 @@ class PreviewOut(Schema):
     note: str
 
 
-class ErrorOut(Schema):
+class MappingErrorOut(Schema):
     detail: str
     errors: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -333,20 +335,24 @@ def plan_out(plan: TimesheetPlan) -> dict[str, Any]:
 
 
 # -- rules ----------------------------------------------------------------------------------------
-@router.get("/mappings/rules", response=list[RuleOut], summary="The rule table, in order")
+@router.get(
+    "/mappings/rules",
+    response={200: list[RuleOut], **errors(409)},
+    summary="The rule table, in order",
+)
 def list_rules(
-    request: HttpRequest, source: int | None = None, target: int | None = None
+    request: HttpRequest, source: Id | None = None, target: Id | None = None
 ) -> list[dict[str, Any]]:
     return _rules_out(_pair(source, target).profile)
 
 
 @router.post(
     "/mappings/rules",
-    response={201: RuleOut, 409: ErrorOut, 422: ErrorOut},
+    response={201: RuleOut, 409: MappingErrorOut, 422: MappingErrorOut},
     summary="Add a rule at the end of the table",
 )
 def create_rule(
-    request: HttpRequest, payload: RuleIn, source: int | None = None, target: int | None = None
+    request: HttpRequest, payload: RuleIn, source: Id | None = None, target: Id | None = None
 ) -> Status[dict[str, Any]]:
     pair = _pair(source, target)
     rule = services.create_rule(pair.profile, payload, _catalog(pair.profile))
@@ -355,11 +361,11 @@ def create_rule(
 
 @router.post(
     "/mappings/rules/reorder",
-    response={200: list[RuleOut], 409: ErrorOut, 422: ErrorOut},
+    response={200: list[RuleOut], 409: MappingErrorOut, 422: MappingErrorOut},
     summary="Put the rules in this order (every id exactly once)",
 )
 def reorder_rules(
-    request: HttpRequest, payload: ReorderIn, source: int | None = None, target: int | None = None
+    request: HttpRequest, payload: ReorderIn, source: Id | None = None, target: Id | None = None
 ) -> list[dict[str, Any]]:
     pair = _pair(source, target)
     services.reorder_rules(pair.profile, payload.ids)
@@ -367,16 +373,16 @@ def reorder_rules(
 
 
 @router.get("/mappings/rules/{rule_id}", response=RuleOut, summary="One rule")
-def get_rule(request: HttpRequest, rule_id: int) -> dict[str, Any]:
+def get_rule(request: HttpRequest, rule_id: Id) -> dict[str, Any]:
     return _rule_out(get_object_or_404(Rule, pk=rule_id))
 
 
 @router.put(
     "/mappings/rules/{rule_id}",
-    response={200: RuleOut, 422: ErrorOut},
+    response={200: RuleOut, 422: MappingErrorOut},
     summary="Replace a rule (fields left out take their defaults)",
 )
-def replace_rule(request: HttpRequest, rule_id: int, payload: RuleIn) -> dict[str, Any]:
+def replace_rule(request: HttpRequest, rule_id: Id, payload: RuleIn) -> dict[str, Any]:
     rule = get_object_or_404(Rule.objects.select_related("profile"), pk=rule_id)
     services.update_rule(rule, payload, _catalog(rule.profile))
     return _rule_out(rule)
@@ -384,17 +390,17 @@ def replace_rule(request: HttpRequest, rule_id: int, payload: RuleIn) -> dict[st
 
 @router.patch(
     "/mappings/rules/{rule_id}",
-    response={200: RuleOut, 422: ErrorOut},
+    response={200: RuleOut, 422: MappingErrorOut},
     summary="Change some fields of a rule",
 )
-def patch_rule(request: HttpRequest, rule_id: int, payload: RulePatch) -> dict[str, Any]:
+def patch_rule(request: HttpRequest, rule_id: Id, payload: RulePatch) -> dict[str, Any]:
     rule = get_object_or_404(Rule.objects.select_related("profile"), pk=rule_id)
     services.patch_rule(rule, payload.model_dump(exclude_unset=True), _catalog(rule.profile))
     return _rule_out(rule)
 
 
 @router.delete("/mappings/rules/{rule_id}", response={204: None}, summary="Delete a rule")
-def delete_rule(request: HttpRequest, rule_id: int) -> Status[None]:
+def delete_rule(request: HttpRequest, rule_id: Id) -> Status[None]:
     services.delete_rule(get_object_or_404(Rule, pk=rule_id))
     return Status(204, None)
 
@@ -422,9 +428,11 @@ def _users_out(pair: _Pair) -> dict[str, Any]:
     }
 
 
-@router.get("/mappings/users", response={200: UsersOut, 409: ErrorOut}, summary="User mapping")
+@router.get(
+    "/mappings/users", response={200: UsersOut, 409: MappingErrorOut}, summary="User mapping"
+)
 def list_users(
-    request: HttpRequest, source: int | None = None, target: int | None = None
+    request: HttpRequest, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
     return _users_out(_pair(source, target))
 
@@ -432,11 +440,11 @@ def list_users(
 @router.api_operation(
     ["PUT", "PATCH"],
     "/mappings/users",
-    response={200: UsersOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: UsersOut, 409: MappingErrorOut, 422: MappingErrorOut},
     summary="Map agents by hand (or back to e-mail matching) and set the unmapped-user policy",
 )
 def set_users(
-    request: HttpRequest, payload: UsersIn, source: int | None = None, target: int | None = None
+    request: HttpRequest, payload: UsersIn, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
     pair = _pair(source, target)
     with transaction.atomic():
@@ -471,11 +479,11 @@ def _activities_out(profile: MappingProfile) -> dict[str, Any]:
 
 @router.get(
     "/mappings/activities",
-    response={200: ActivitiesOut, 409: ErrorOut},
+    response={200: ActivitiesOut, 409: MappingErrorOut},
     summary="Activity mapping: each Zammad type (and no type) → Kimai activity",
 )
 def list_activities(
-    request: HttpRequest, source: int | None = None, target: int | None = None
+    request: HttpRequest, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
     pair = _pair(source, target)
     return _activities_out(pair.profile)
@@ -484,14 +492,14 @@ def list_activities(
 @router.api_operation(
     ["PUT", "PATCH"],
     "/mappings/activities",
-    response={200: ActivitiesOut, 409: ErrorOut, 422: ErrorOut},
+    response={200: ActivitiesOut, 409: MappingErrorOut, 422: MappingErrorOut},
     summary="Map Zammad types to Kimai activities (null removes a mapping)",
 )
 def set_activities(
     request: HttpRequest,
     payload: ActivitiesIn,
-    source: int | None = None,
-    target: int | None = None,
+    source: Id | None = None,
+    target: Id | None = None,
 ) -> dict[str, Any]:
     pair = _pair(source, target)
     catalog = _catalog(pair.profile)
@@ -534,11 +542,11 @@ def _entry(payload: EntryIn, source_id: int | None) -> tuple[TimeEntry, dict[str
 
 @router.post(
     "/mappings/preview",
-    response={200: PreviewOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut, 502: ErrorOut},
+    response={200: PreviewOut, **dict.fromkeys((404, 409, 422, 502), MappingErrorOut)},
     summary="The Kimai timesheet an entry becomes, field by field, and why",
 )
 def preview(
-    request: HttpRequest, payload: PreviewIn, source: int | None = None, target: int | None = None
+    request: HttpRequest, payload: PreviewIn, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
     given = [v for v in (payload.time_accounting_id, payload.ticket_number, payload.entry) if v]
     if len(given) != 1:
@@ -561,11 +569,11 @@ def preview(
 
 @router.post(
     "/mappings/reference/refresh",
-    response={200: RefreshOut, 409: ErrorOut},
+    response={200: RefreshOut, 409: MappingErrorOut},
     summary="Fetch Kimai's and Zammad's reference data again and find recent agents",
 )
 def refresh_reference(
-    request: HttpRequest, source: int | None = None, target: int | None = None
+    request: HttpRequest, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
     pair = _pair(source, target)
     found, errors = services.refresh_pair(pair.source, pair.target)

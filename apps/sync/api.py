@@ -9,9 +9,11 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema, Status
 from ninja.errors import HttpError
-from ninja.pagination import LimitOffsetPagination, paginate
+from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
+from apps.core.api_errors import ErrorOut
+from apps.core.api_types import Id, Instant, Offset, Pagination
 from apps.core.audit import actor_of_request
 from apps.core.models import AuditEvent
 from apps.mappings.services import NotConfigured, current_pair, profile_for
@@ -42,8 +44,8 @@ class RunIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     scope: Literal["window", "incremental", "ticket"]
-    start: datetime | None = Field(default=None, description="Window start (window scope).")
-    end: datetime | None = Field(default=None, description="Window end, exclusive.")
+    start: Instant | None = Field(default=None, description="Window start (window scope).")
+    end: Instant | None = Field(default=None, description="Window end, exclusive.")
     ticket_id: str = Field(default="", max_length=64, description="Zammad ticket id.")
     dry_run: bool = Field(default=False, description="Plan only: nothing is written to Kimai.")
 
@@ -89,10 +91,6 @@ class RunDetailOut(RunOut):
     items_total: int
 
 
-class ErrorOut(Schema):
-    detail: str
-
-
 def _profile() -> Any:
     try:
         return profile_for(*current_pair())
@@ -118,7 +116,7 @@ def create_run(request: HttpRequest, payload: RunIn) -> Status[Run]:
 
 
 @router.get("/sync/runs", response=list[RunOut], summary="Runs, newest first")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_runs(request: HttpRequest, status: str | None = None) -> QuerySet[Run]:
     runs = Run.objects.all()
     return runs.filter(status=status) if status else runs
@@ -128,13 +126,15 @@ def list_runs(request: HttpRequest, status: str | None = None) -> QuerySet[Run]:
     "/sync/runs/{run_id}", response=RunDetailOut, summary="A run: status, counts and its items"
 )
 def get_run(
-    request: HttpRequest, run_id: int, items_offset: int = 0, items_limit: int = 500
+    request: HttpRequest,
+    run_id: Id,
+    items_offset: Offset = 0,
+    items_limit: int = Query(500, ge=0, le=1000),
 ) -> dict[str, Any]:
     run = get_object_or_404(Run, pk=run_id)
-    items_limit = max(0, min(items_limit, 1000))
     items = RunItem.objects.filter(run=run)
     body = {name: getattr(run, name) for name in RunOut.model_fields}
-    body["items"] = list(items[max(0, items_offset) : max(0, items_offset) + items_limit])
+    body["items"] = list(items[items_offset : items_offset + items_limit])
     body["items_total"] = items.count()
     return body
 
@@ -252,15 +252,15 @@ def _conflict_body(conflict: Conflict) -> dict[str, Any]:
 
 
 @conflicts_router.get("/conflicts", response=list[ConflictOut], summary="Conflicts (filtered)")
-@paginate(LimitOffsetPagination)
+@paginate(Pagination)
 def list_conflicts(
     request: HttpRequest,
     status: Literal["open", "resolved", "skipped", "all"] = "open",
     kind: str | None = None,
     ticket: str | None = None,
-    agent: int | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    agent: Id | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
 ) -> QuerySet[Conflict]:
     """``ticket``: Zammad ticket number; ``agent``: Person id; ``since``/``until``: booked at."""
     # The pages' filters, with instants instead of calendar days for since/until.
@@ -334,7 +334,7 @@ def resolve_conflicts(request: HttpRequest, payload: BulkResolveIn) -> Status[di
     response=ConflictDetailOut,
     summary="A conflict: both sides, what differs, and the actions that fit",
 )
-def get_conflict(request: HttpRequest, conflict_id: int) -> dict[str, Any]:
+def get_conflict(request: HttpRequest, conflict_id: Id) -> dict[str, Any]:
     return _conflict_body(get_object_or_404(conflicts_with_people(), pk=conflict_id))
 
 
@@ -364,7 +364,7 @@ class ResolutionOut(Schema):
     summary="Resolve a conflict (writes through the exactly-once machinery)",
 )
 def resolve_conflict(
-    request: HttpRequest, conflict_id: int, payload: ResolveIn
+    request: HttpRequest, conflict_id: Id, payload: ResolveIn
 ) -> Status[dict[str, Any]]:
     conflict = get_object_or_404(Conflict, pk=conflict_id)
     params = ResolutionParams(kimai_id=payload.kimai_id, note=payload.note, version=payload.version)
@@ -388,7 +388,9 @@ class ChangeOut(Schema):
     after: Any
 
 
-class AuditOut(Schema):
+class AuditExportOut(Schema):
+    """One event of a `format=json` download (`format=csv` has the same columns)."""
+
     id: int
     at: datetime
     actor: str
@@ -399,6 +401,9 @@ class AuditOut(Schema):
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     run_id: int | None
+
+
+class AuditOut(AuditExportOut):
     changes: list[ChangeOut] = Field(description="What differs between before and after.")
 
 
@@ -409,11 +414,12 @@ class AuditPageOut(Schema):
 
 @audit_router.get(
     "/audit",
-    response=AuditPageOut,
+    # format=page answers a page; format=json streams a JSON array, format=csv the same as CSV.
+    response=AuditPageOut | list[AuditExportOut],
     summary="Audit events, newest first; format=csv or json streams every matching event",
     openapi_extra={
         "responses": {
-            "200": {
+            200: {
                 "description": "A page (format=page), or every matching event as a download.",
                 "content": {"text/csv": {"schema": {"type": "string"}}},
             }
@@ -422,8 +428,8 @@ class AuditPageOut(Schema):
 )
 def list_audit(
     request: HttpRequest,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: Instant | None = None,
+    until: Instant | None = None,
     actor: str | None = None,
     action: str | None = None,
     object_type: str | None = None,
@@ -431,7 +437,7 @@ def list_audit(
     ticket: str | None = None,
     format: Literal["page", "csv", "json"] = "page",
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> Any:
     """``ticket``: Zammad ticket number; ``since``/``until``: when (``until`` exclusive)."""
     filters = AuditFilters(

@@ -28,6 +28,11 @@ from apps.connectors.registry import kinds_for_role
 from apps.core import audit
 
 MAX_BODY_BYTES = 1024 * 1024
+# The lengths WebhookDelivery stores: longer values are refused, never cut (a cut delivery id
+# could make two deliveries one).
+MAX_DELIVERY_ID = 100
+MAX_TICKET_ID = 64
+READ_CHUNK = 64 * 1024
 SIGNATURE_PREFIX = "sha1="
 # A rotated-out secret keeps working this long, so Zammad can be updated without losing events.
 ROTATION_GRACE = timedelta(days=7)
@@ -102,8 +107,10 @@ def _signed_by(body: bytes, signature: str) -> Connection | None:
 
 def _refuse(reason: str, delivery_id: str) -> WebhookRefused:
     # 401 and nothing but an audit row (reliability.md, "Webhooks").
+    # The id is the caller's and unverified: stored only when it fits, as the sender's words.
+    fits = len(delivery_id) <= MAX_DELIVERY_ID and "\x00" not in delivery_id
     audit.record(
-        audit.WEBHOOK, "webhook.rejected", "webhook", delivery_id[:100],
+        audit.WEBHOOK, "webhook.rejected", "webhook", delivery_id if fits else "",
         after={"reason": reason},
     )  # fmt: skip
     return WebhookRefused(401, reason)
@@ -128,6 +135,47 @@ def verify(body: bytes, headers: dict[str, str]) -> Connection:
     return connection
 
 
+class BodyTooLarge(Exception):
+    pass
+
+
+def read_body(environ: dict[str, Any], declared: str | None, stream: Any) -> bytes:
+    """The body as sent, at most MAX_BODY_BYTES; with Content-Length or chunked (§4.1).
+
+    Django reads nothing without Content-Length, so a chunked body (a proxy may re-encode
+    Zammad's request that way) is read from the WSGI input, which the server de-chunks.
+    """
+    if declared:
+        if not declared.isdigit():
+            raise WebhookRefused(400, "Content-Length is not a number")
+        if int(declared) > MAX_BODY_BYTES:
+            raise BodyTooLarge
+        source = stream
+    elif "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        source = environ["wsgi.input"]
+    else:
+        return b""
+    parts: list[bytes] = []
+    size = 0
+    while size <= MAX_BODY_BYTES:
+        part = source.read(min(READ_CHUNK, MAX_BODY_BYTES + 1 - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > MAX_BODY_BYTES:
+        raise BodyTooLarge
+    return b"".join(parts)
+
+
+def _checked_text(value: str, name: str, max_length: int) -> str:
+    if "\x00" in value:
+        raise WebhookRefused(400, f"{name} contains a NUL character")
+    if len(value) > max_length:
+        raise WebhookRefused(400, f"{name} is longer than {max_length} characters")
+    return value
+
+
 def parse_ticket(body: bytes) -> tuple[str, str]:
     """The ticket id and number of a Zammad webhook payload (§4.3)."""
     try:
@@ -139,7 +187,10 @@ def parse_ticket(body: bytes) -> tuple[str, str]:
     if isinstance(ticket_id, bool) or not isinstance(ticket_id, int | str) or not str(ticket_id):
         raise WebhookRefused(400, "the body has no ticket.id")
     number = ticket.get("number") if isinstance(ticket, dict) else ""
-    return str(ticket_id)[:64], str(number or "")[:50]
+    return (
+        _checked_text(str(ticket_id), "ticket.id", MAX_TICKET_ID),
+        _checked_text(str(number or ""), "ticket.number", 50),
+    )
 
 
 def receive(body: bytes, headers: dict[str, str]) -> Accepted:
@@ -150,11 +201,16 @@ def receive(body: bytes, headers: dict[str, str]) -> Accepted:
 
     connection = verify(body, headers)
     ticket_id, number = parse_ticket(body)
-    delivery_id = headers.get("x-zammad-delivery", "").strip()[:100] or f"unnamed-{new_secret()}"
+    delivery_id = _checked_text(
+        headers.get("x-zammad-delivery", "").strip(), "X-Zammad-Delivery", MAX_DELIVERY_ID
+    )
+    delivery_id = delivery_id or f"unnamed-{new_secret()}"
+    # The trigger's name is only shown to people: a long one is shortened, not refused.
+    trigger = headers.get("x-zammad-trigger", "").replace("\x00", "")[:250]
     with transaction.atomic():
         delivery = WebhookDelivery(
             connection=connection, delivery_id=delivery_id, ticket_id=ticket_id,
-            ticket_number=number, trigger=headers.get("x-zammad-trigger", "")[:250],
+            ticket_number=number, trigger=trigger,
         )  # fmt: skip
         try:
             with transaction.atomic():
