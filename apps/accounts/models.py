@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 
 from django.contrib.auth.models import AbstractUser
@@ -9,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 
 API_KEY_PREFIX = "zks"
+# `issue` makes 8 lower-case hex digits; the column holds 12.
+KEY_PREFIX = re.compile(r"[0-9a-f]{1,12}")
 
 
 class User(AbstractUser):
@@ -61,7 +64,9 @@ class ApiKey(models.Model):
     @classmethod
     def authenticate(cls, plaintext: str) -> ApiKey | None:
         parts = plaintext.split("_", 2)
-        if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        # Only a well-formed prefix reaches the database: a caller's NUL byte or a megabyte of
+        # text must be a plain "no" (401), not a database error.
+        if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not KEY_PREFIX.fullmatch(parts[1]):
             return None
         key = cls.objects.active().filter(prefix=parts[1]).first()
         if key is None or not hmac.compare_digest(key.key_hash, hash_api_key(plaintext)):
