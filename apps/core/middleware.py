@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Callable
 
 import structlog
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
 logger = structlog.get_logger("zks.request")
 
@@ -63,3 +63,24 @@ class AuditActorMiddleware:
             return self.get_response(request)
         finally:
             audit.stop_acting(token)
+
+
+class RefuseNulInQueryMiddleware:
+    """A page's query string with a NUL character gets 400: PostgreSQL cannot compare with it.
+
+    The API refuses the same with a JSON body of its own (apps/core/api_errors.py).
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith("/api/") and any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            return HttpResponseBadRequest(
+                "A parameter contains a NUL character (%00), which this service cannot use.",
+                content_type="text/plain; charset=utf-8",
+            )
+        return self.get_response(request)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -22,6 +23,13 @@ if TYPE_CHECKING:
 
 LOGIN = "/accounts/login/"
 FIRST, SECOND = "127.0.0.1", "127.0.0.2"
+
+
+@pytest.fixture(autouse=True)
+def clock() -> Iterator[time_machine.Traveller]:
+    """Time stands still unless a test moves it, so waits are exact on a loaded machine."""
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+        yield traveller
 
 
 def _login(
@@ -43,7 +51,7 @@ def test_five_wrong_passwords_make_that_source_wait_with_429_and_retry_after(
     client = Client()
     response = _login(client, ADMIN_EMAIL, ADMIN_PASSWORD)
     assert response.status_code == 429
-    assert 290 <= int(response["Retry-After"]) <= 300
+    assert response["Retry-After"] == "300"
     page = response.content.decode()
     wait = response["Retry-After"]
     assert f"Too many attempts from your address. Try again in {wait} seconds" in page
@@ -71,12 +79,15 @@ def test_e_mail_case_variants_count_as_the_same_account(admin_user: User) -> Non
 
 
 @pytest.mark.django_db
-def test_the_throttle_lifts_by_itself_after_the_cooldown(admin_user: User) -> None:
-    with time_machine.travel(timezone.now(), tick=False) as traveller:
-        _fail(5)
-        assert _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 429
-        traveller.shift(301)
-        assert _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 302
+def test_the_throttle_lifts_by_itself_after_the_cooldown(
+    admin_user: User, clock: time_machine.Traveller
+) -> None:
+    _fail(5)
+    assert _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 429
+    clock.shift(299)
+    assert _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 429
+    clock.shift(2)
+    assert _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 302
 
 
 @pytest.mark.django_db
@@ -97,7 +108,7 @@ def test_one_source_guessing_many_accounts_is_throttled_after_ten_failures_a_min
         _fail(1, login=f"guess{number}@example.com")
     response = _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD)
     assert response.status_code == 429
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["Retry-After"] == "60"
     assert _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD, source=SECOND).status_code == 302
 
 
@@ -157,7 +168,7 @@ def test_throttled_logins_are_logged_every_time_and_audited_once_per_cooldown(
             assert _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD).status_code == 429
     throttled = [line for line in logs if line["event"] == "login.throttled"]
     assert len(throttled) == 3
-    assert all(290 <= line["retry_after_seconds"] <= 300 for line in throttled)
+    assert [line["retry_after_seconds"] for line in throttled] == [300, 300, 300]
     assert AuditEvent.objects.filter(action="login.throttled").count() == 1
 
 
@@ -169,6 +180,6 @@ def test_more_than_thirty_login_posts_a_minute_from_one_source_get_429(
         assert Client().post(LOGIN, {"login": ADMIN_EMAIL}, REMOTE_ADDR=FIRST).status_code == 200
     response = Client().post(LOGIN, {"login": ADMIN_EMAIL}, REMOTE_ADDR=FIRST)
     assert response.status_code == 429
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["Retry-After"] == "60"
     assert "Too many attempts from your address" in response.content.decode()
     assert _login(Client(), ADMIN_EMAIL, ADMIN_PASSWORD, source=SECOND).status_code == 302

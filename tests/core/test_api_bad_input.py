@@ -127,3 +127,13 @@ def test_database_refusals_that_slip_through_are_4xx_in_every_operation(
     response = api.on_exception(rf.get("/api/v1/anything"), error)
     assert response.status_code == status
     assert json.loads(response.content) == {"detail": detail}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/sync/conflicts/?agent=%00", "/sync/audit/?actor=a%00b"])
+def test_a_nul_byte_in_a_page_filter_is_a_400_with_a_message(
+    admin_client: Client, url: str
+) -> None:
+    response = admin_client.get(url)
+    assert response.status_code == 400
+    assert "NUL character" in response.content.decode()
