@@ -87,10 +87,17 @@ def record_login_failed(request: HttpRequest, login: str) -> None:
 
 def record_code_failed(request: HttpRequest, account_id: int) -> None:
     """A wrong second-factor code (the password was right): allauth counts these per account."""
-    facts = {"source_ip": client_ip(request), "account_id": account_id}
-    security_log.warning("login.code_failed", security_event=True, path=request.path, **facts)
-    actor = audit.actor_of_request(request)
-    audit.record(actor, "login.code_failed", "account", account_id, after=facts)
+    _record_code_event(request, "login.code_failed", account_id)
+
+
+def record_code_throttled(request: HttpRequest, account_id: int, retry_after: int) -> None:
+    _record_code_event(request, "login.code_throttled", account_id, retry_after_seconds=retry_after)
+
+
+def _record_code_event(request: HttpRequest, action: str, account_id: int, **extra: object) -> None:
+    facts = {"source_ip": client_ip(request), "account_id": account_id, **extra}
+    security_log.warning(action, security_event=True, path=request.path, **facts)
+    audit.record(audit.actor_of_request(request), action, "account", account_id, after=facts)
 
 
 def record_login_throttled(request: HttpRequest, login: str, retry_after: int) -> None:

@@ -50,14 +50,19 @@ class ThrottledAs429:
     def form_invalid(self, form: forms.Form) -> HttpResponse:
         response: HttpResponse = super().form_invalid(form)  # type: ignore[misc]
         if _is_throttled(form):
+            # The account adapter has measured and recorded a throttled password already.
             retry_after = getattr(self.request, "login_retry_after", None)
             if retry_after is None:
-                retry_after = self.throttled_retry_after()
-            return answer_throttled(response, max(retry_after, 1))
+                retry_after = max(self.throttled_retry_after(), 1)
+                self.record_throttled(retry_after)
+            return answer_throttled(response, retry_after)
         return response
 
     def throttled_retry_after(self) -> int:
         return 60
+
+    def record_throttled(self, retry_after: int) -> None:
+        """Log and audit a throttled attempt the account adapter did not see."""
 
 
 class LoginView(ThrottledAs429, account_views.LoginView):
@@ -73,6 +78,9 @@ class MfaAuthenticateView(ThrottledAs429, mfa_views.AuthenticateView):
         # allauth.mfa counts wrong codes per user (mfa/base/internal/flows.py).
         key = f"mfa-auth-user-{self.stage.login.user.pk}"
         return throttle.retry_after_seconds(self.request, throttle.LOGIN_FAILED, key)
+
+    def record_throttled(self, retry_after: int) -> None:
+        throttle.record_code_throttled(self.request, self.stage.login.user.pk, retry_after)
 
 
 login = LoginView.as_view()

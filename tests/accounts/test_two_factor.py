@@ -130,6 +130,9 @@ def test_wrong_codes_are_audited_and_throttled_with_429(admin_client: Client) ->
     assert int(response["Retry-After"]) > 0
     assert "Too many attempts from your address" in response.content.decode()
     assert AuditEvent.objects.filter(action="login.code_failed").count() == 5
+    throttled = AuditEvent.objects.get(action="login.code_throttled")
+    assert throttled.after is not None
+    assert throttled.after["retry_after_seconds"] == int(response["Retry-After"])
 
 
 @pytest.mark.django_db
