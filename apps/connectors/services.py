@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +32,9 @@ class ConnectionInput:
     token: str | None  # None or "": keep the stored token (updates only)
     settings: dict[str, Any] = field(default_factory=dict)
     enabled: bool = True
+
+
+TOKEN_CHARACTERS = re.compile(r"[\x20-\x7e]+")
 
 
 def clean_base_url(url: str) -> str:
@@ -74,6 +78,11 @@ def clean_connection(data: ConnectionInput, instance: Connection | None = None) 
         errors["token"] = ["Enter the API token"]
     elif len(token) > 2000:
         errors["token"] = ["This token is too long to be real (over 2,000 characters)"]
+    elif token and not TOKEN_CHARACTERS.fullmatch(token):
+        # It travels in an HTTP header, which carries ASCII only (httpx refuses anything else).
+        errors["token"] = [
+            "A token has only ASCII letters, digits and punctuation: check for a stray character"
+        ]
     settings: dict[str, Any] = {}
     if "kind" not in errors:
         try:

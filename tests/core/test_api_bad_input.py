@@ -137,3 +137,17 @@ def test_a_nul_byte_in_a_page_filter_is_a_400_with_a_message(
     response = admin_client.get(url)
     assert response.status_code == 400
     assert "NUL character" in response.content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("token", ["tök€n", "tab\there", "\ud80c\udc00"])
+def test_a_connector_token_that_cannot_travel_in_a_header_is_a_422(
+    api_client: Client, token: str
+) -> None:
+    body = {"kind": "zammad", "name": "Z", "base_url": "http://127.0.0.1:9", "token": token}
+    response = api_client.post("/api/v1/connections", body, content_type="application/json")
+    assert response.status_code == 422
+    assert response.json()["errors"]["token"] == [
+        "A token has only ASCII letters, digits and punctuation: check for a stray character"
+    ]
+    assert not Connection.objects.exists()
