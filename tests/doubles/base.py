@@ -1,4 +1,4 @@
-"""Shared machinery for the Zammad and Kimai test doubles.
+"""Shared machinery for the test doubles (Zammad, Kimai, Jira).
 
 A double is a plain object holding the fake server's state and a ``route(request)`` method that
 returns a :class:`Reply`. The same object can be reached two ways:
@@ -11,7 +11,7 @@ Both paths go through :meth:`Double.dispatch`, which records every request (``do
 applies injected latency and faults, and serialises access to the state with one lock, so the
 double behaves the same whichever way it is called.
 
-Faults (see :class:`Fault`) reproduce what ``../shared/guides/reliability.md`` asks us to survive:
+Faults (see :class:`Fault`) reproduce what the sync must survive:
 a 5xx before the server commits, a 5xx *after* it committed, a timeout after it committed, 429 with
 ``Retry-After``, and latency.
 """
@@ -138,6 +138,13 @@ class Double(ABC):
     def requests_to(self, method: str, path_prefix: str = "") -> list[RecordedRequest]:
         return [r for r in self.requests if r.method == method and r.path.startswith(path_prefix)]
 
+    # -- injected replies: a double overrides these to answer in its vendor's shape ------------
+    def rate_limit_reply(self, fault: Fault) -> Reply:
+        return Reply(429, {"error": "Too Many Requests"}, {"Retry-After": str(fault.retry_after)})
+
+    def server_error_reply(self, fault: Fault) -> Reply:
+        return Reply(fault.status, {"code": fault.status, "message": "Internal Server Error"})
+
     # -- dispatch ------------------------------------------------------------------------------
     def dispatch(self, request: RecordedRequest) -> Reply:
         if self.latency:
@@ -146,17 +153,13 @@ class Double(ABC):
             self.requests.append(request)
         fault = self._take_fault(request)
         if fault is not None and fault.kind == "rate_limit":
-            return Reply(
-                429,
-                {"error": "Too Many Requests"},
-                {"Retry-After": str(fault.retry_after)},
-            )
+            return self.rate_limit_reply(fault)
         if fault is not None and fault.kind == "error_before_commit":
-            return Reply(fault.status, {"code": fault.status, "message": "Internal Server Error"})
+            return self.server_error_reply(fault)
         with self.lock:
             reply = self.route(request)
         if fault is not None and fault.kind == "error_after_commit":
-            return Reply(fault.status, {"code": fault.status, "message": "Internal Server Error"})
+            return self.server_error_reply(fault)
         if fault is not None and fault.kind == "timeout_after_commit":
             raise TimeoutAfterCommit(fault.timeout_seconds)
         return reply
