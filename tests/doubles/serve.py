@@ -3,10 +3,13 @@
     python -m tests.doubles.serve [--zammad-port 8082] [--kimai-port 8081] [--latency-ms 20]
                                   [--weeks 4 | --entries 10000]
                                   [--webhook-url URL --webhook-secret SECRET]
+                                  [--jira-port 8083 [--jira-flavour cloud|datacenter]]
 
 Both doubles share one data set (tests/doubles/dataset.py), so Zammad agents match Kimai users
 by e-mail (all but one: the temp stays unmapped). Prints what to paste into the Connectors page,
 then serves until Ctrl-C. Used for the demo (`make demo`), browser tests and benchmarks.
+With ``--jira-port`` a Jira double joins them (tests/doubles/jira/dataset.py, the same people)
+and one more line says where; without it the output is as before.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ import argparse
 import signal
 import threading
 from collections.abc import Sequence
+from contextlib import ExitStack
 
 from tests.doubles.dataset import demo_dataset, scaled_dataset
+from tests.doubles.jira import JiraDouble, jira_dataset
+from tests.doubles.jira import seed_from_dataset as seed_jira
 from tests.doubles.kimai import KimaiDouble
 from tests.doubles.kimai import seed_from_dataset as seed_kimai
 from tests.doubles.zammad import ZammadDouble
@@ -34,6 +40,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--webhook-url")
     parser.add_argument("--webhook-secret")
+    parser.add_argument("--jira-port", type=int, help="also serve a Jira double on this port")
+    parser.add_argument("--jira-flavour", choices=("cloud", "datacenter"), default="cloud")
     args = parser.parse_args(argv)
 
     dataset = scaled_dataset(args.entries) if args.entries else demo_dataset(weeks=args.weeks)
@@ -48,7 +56,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with zammad.serve(args.zammad_port) as zammad_url, kimai.serve(args.kimai_port) as kimai_url:
+    with ExitStack() as servers:
+        zammad_url = servers.enter_context(zammad.serve(args.zammad_port))
+        kimai_url = servers.enter_context(kimai.serve(args.kimai_port))
         print(f"Zammad double: {zammad_url}  token: {dataset.zammad_token}")
         print(f"Kimai double:  {kimai_url}  token: {dataset.kimai_token}")
         print(
@@ -56,9 +66,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{len(dataset.agents)} agents. Ctrl-C stops.",
             flush=True,
         )
+        if args.jira_port is not None:
+            print(serve_jira(servers, args), flush=True)
         stop.wait()
     zammad.close()
     return 0
+
+
+def serve_jira(servers: ExitStack, args: argparse.Namespace) -> str:
+    """Start the Jira double with its demo data; the line that says where and how to log in."""
+    jira = JiraDouble(args.jira_flavour)
+    jira.latency = args.latency_ms / 1000
+    data = jira_dataset(weeks=args.weeks)
+    seed_jira(jira, data)
+    url = servers.enter_context(jira.serve(args.jira_port))
+    return f"Jira double ({args.jira_flavour}): {url}  {data.login(args.jira_flavour)}"
 
 
 if __name__ == "__main__":
