@@ -49,7 +49,7 @@ class JiraError(Exception):
 
 
 def issue_not_found() -> JiraError:
-    # One answer for "missing" and "not allowed to see" (§2.5); the wording is observed, §11.
+    # One answer for "missing" and "not allowed to see" (§2.5); the wording is the double's (§11).
     return JiraError(404, "Issue does not exist or you do not have permission to see it.")
 
 
