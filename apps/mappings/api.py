@@ -511,6 +511,41 @@ def set_activities(
     return _activities_out(pair.profile)
 
 
+# -- settings -------------------------------------------------------------------------------------
+class MappingSettingsIn(services.SettingsSpec):
+    """Time synthesis, description and tags. PUT: fields left out get their defaults; PATCH:
+    fields left out stay as they are."""
+
+
+@router.get(
+    "/mappings/settings",
+    response={200: services.SettingsSpec, 409: ErrorOut},
+    summary="Time rules, description and tags of the pair",
+)
+def get_settings(
+    request: HttpRequest, source: int | None = None, target: int | None = None
+) -> services.SettingsSpec:
+    return services.settings_of(_pair(source, target).profile)
+
+
+@router.api_operation(
+    ["PUT", "PATCH"],
+    "/mappings/settings",
+    response={200: services.SettingsSpec, 409: ErrorOut, 422: ErrorOut},
+    summary="Change the time rules, description and tags (the next run and preview use them)",
+)
+def set_settings(
+    request: HttpRequest,
+    payload: MappingSettingsIn,
+    source: int | None = None,
+    target: int | None = None,
+) -> services.SettingsSpec:
+    profile = _pair(source, target).profile
+    changes = payload.model_dump(exclude_unset=request.method == "PATCH")
+    services.update_settings(profile, services.settings_of(profile).model_dump() | changes)
+    return services.settings_of(profile)
+
+
 # -- preview and refresh --------------------------------------------------------------------------
 def _entry(payload: EntryIn, source_id: int | None) -> tuple[TimeEntry, dict[str, TicketFacts]]:
     ticket = TicketRef(**payload.ticket.model_dump()) if payload.ticket else None

@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -56,7 +56,12 @@ from apps.mappings.rules import (
     compile_pattern,
     spec_of,
 )
-from apps.mappings.timebox import TimeSettings, format_seconds, synthesize
+from apps.mappings.timebox import (
+    TimeBox,
+    TimeSettings,
+    format_seconds,
+    synthesize,
+)
 
 if TYPE_CHECKING:
     from apps.connectors.models import Connection
@@ -183,6 +188,8 @@ class TimesheetPlan:
     fields: dict[str, FieldDecision]
     problems: list[MappingProblem]
     skipped_reason: str | None = None
+    # The work ends in the future: nothing is written until a run after its end.
+    waiting_reason: str | None = None
     project_to_create: ProjectToCreate | None = None
     customer_to_create: CustomerToCreate | None = None
     rule_id: int | None = None
@@ -190,7 +197,7 @@ class TimesheetPlan:
     @property
     def bookable(self) -> bool:
         """Nothing stands in the way: a draft now, or one after creating the project."""
-        return not self.problems and self.skipped_reason is None
+        return not self.problems and self.skipped_reason is None and self.waiting_reason is None
 
     def draft_for_project(self, project_id: str) -> TimesheetDraft:
         """The draft once ``project_to_create`` exists in Kimai under ``project_id``."""
@@ -324,6 +331,8 @@ class MappingContext:
     links: dict[tuple[str, str], str] = field(default_factory=dict)
     tickets: dict[str, TicketFacts] = field(default_factory=dict)
     reference_fetched_at: datetime | None = None
+    # Timesheets never end after this instant (None: no limit, for tests of pure planning).
+    now: datetime | None = None
     kimai_users: dict[str, KimaiUserInfo] = field(default_factory=dict)
     # Decisions that depend only on a few inputs (the agent, the rule and the organization...)
     # are made once per run and reused: most of 100,000 entries share them.
@@ -362,10 +371,12 @@ class MappingContext:
         from apps.mappings.reference import load_context_rows
 
         rows = load_context_rows(source, target, reference)
-        return cls.from_rows(
+        context = cls.from_rows(
             rows.profile, rows.rules, rows.reference, rows.user_mappings, rows.activity_mappings,
             rows.links, rows.fetched_at,
         )  # fmt: skip
+        context.now = datetime.now(UTC)
+        return context
 
     @classmethod
     def from_rows(
@@ -391,6 +402,7 @@ class MappingContext:
                 instant="start" if profile.booking_instant == "start" else "end",
                 rounding_minutes=profile.rounding_minutes,
                 minimum_minutes=profile.minimum_minutes,
+                one_day=profile.keep_within_day,
             ),
             default_zone_name=profile.default_time_zone,
             description=Template.parse(profile.description_template, DESCRIPTION_PLACEHOLDERS),
@@ -792,7 +804,7 @@ class _Planner:
         return user, rule.id if rule is not None else None, project, creating, billable
 
     # 6. begin, end, duration ----------------------------------------------------------------
-    def time(self, user: KimaiUserInfo | None) -> str | None:
+    def time(self, user: KimaiUserInfo | None) -> TimeBox:
         context, entry = self.context, self.entry
         if user is not None and user.zone is not None:
             zone, zone_name, whose = user.zone, user.zone_name, "the Kimai user's time zone"
@@ -803,28 +815,18 @@ class _Planner:
                 if user is not None
                 else "the default time zone in the settings, as the user is unknown"
             )
-        box = synthesize(entry.booked_at, entry.duration_seconds, zone, zone_name, context.time)
+        box = synthesize(
+            entry.booked_at, entry.duration_seconds, zone, zone_name, context.time, context.now
+        )
         source = f"time synthesis ({zone_name}, {whose})"
         if box.skipped_reason is not None:
             self.decide(
                 "duration", entry.duration_seconds, "skipped", "time synthesis", box.skipped_reason
             )
-            return box.skipped_reason
+            return box
         assert box.begin is not None and box.end is not None
-        self.decide(
-            "begin",
-            box.begin,
-            f"{box.begin.isoformat(' ', 'minutes')[:16]} {zone_name}",
-            source,
-            box.begin_reason,
-        )
-        self.decide(
-            "end",
-            box.end,
-            f"{box.end.isoformat(' ', 'minutes')[:16]} {zone_name}",
-            source,
-            box.end_reason,
-        )
+        self.decide("begin", box.begin, box.begin_label, source, box.begin_reason)
+        self.decide("end", box.end, box.end_label, source, box.end_reason)
         key = ("duration", box.duration_seconds, box.duration_reason)
         hit = context.memo.get(key)
         if hit is None:
@@ -834,7 +836,7 @@ class _Planner:
             )
             hit = context.memo[key] = (decision,)
         self.fields["duration"] = hit[0]
-        return None
+        return box
 
     # 7. tags --------------------------------------------------------------------------------
     def tags(self, rule: CompiledRule | None, billable: bool) -> None:
@@ -887,11 +889,12 @@ def plan_timesheet(entry: TimeEntry, context: MappingContext) -> TimesheetPlan:
     ticket = entry.ticket if rule is not None and rule.spec.project_mode == "per_ticket" else None
     key = (entry.agent, rule.id if rule else None, entry.organization, entry.activity, ticket)
     user, rule_id, project, creating, billable = planner.cached(key, planner.booking, rule)
-    skipped = planner.time(user)
+    box = planner.time(user)
     planner.description(marker)
     fields = planner.fields
     draft = None
-    if skipped is None and not planner.problems and project is not None and not creating:
+    held = box.skipped_reason or box.waiting_reason
+    if held is None and not planner.problems and project is not None and not creating:
         draft = TimesheetDraft(
             begin=fields["begin"].value,
             duration_seconds=fields["duration"].value,
@@ -908,7 +911,8 @@ def plan_timesheet(entry: TimeEntry, context: MappingContext) -> TimesheetPlan:
         draft=draft,
         fields=fields,
         problems=planner.problems,
-        skipped_reason=skipped,
+        skipped_reason=box.skipped_reason,
+        waiting_reason=box.waiting_reason,
         project_to_create=planner.project_to_create if creating else None,
         customer_to_create=planner.customer_to_create if creating else None,
         rule_id=rule_id,

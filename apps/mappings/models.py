@@ -38,6 +38,9 @@ class MappingProfile(models.Model):
     booking_instant = models.CharField(max_length=10, choices=Instant.choices, default=Instant.END)
     rounding_minutes = models.PositiveSmallIntegerField(default=0)  # 0: no rounding
     minimum_minutes = models.PositiveSmallIntegerField(default=0)  # 0: no minimum
+    # Off (default): the real begin and end, across midnight if need be. On: what lies on the
+    # other side of midnight from the booked instant is clipped off (never moved).
+    keep_within_day = models.BooleanField(default=False)
     # Used when Kimai does not tell a user's time zone (its user list needs view_user).
     default_time_zone = models.CharField(max_length=64, default="UTC")
     description_template = models.CharField(max_length=500, default=DEFAULT_DESCRIPTION_TEMPLATE)

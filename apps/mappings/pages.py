@@ -287,6 +287,7 @@ def settings_from_post(post: QueryDict) -> dict[str, Any]:
         "booking_instant": post.get("booking_instant", "end"),
         "rounding_minutes": post.get("rounding_minutes") or 0,
         "minimum_minutes": post.get("minimum_minutes") or 0,
+        "keep_within_day": post.get("keep_within_day") == "on",
         "default_time_zone": post.get("default_time_zone", "UTC"),
         "description_template": post.get("description_template", ""),
         "fixed_tags": post.get("fixed_tags", "").split(","),

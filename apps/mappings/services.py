@@ -333,6 +333,11 @@ class SettingsSpec(BaseModel):
     booking_instant: Literal["end", "start"] = "end"
     rounding_minutes: int = Field(default=0, ge=0, le=240)
     minimum_minutes: int = Field(default=0, ge=0, le=1440)
+    keep_within_day: bool = Field(
+        default=False,
+        description="Clip the part of the work on the other side of midnight (never moved); "
+        "off: the real begin and end, across midnight if need be.",
+    )
     default_time_zone: str = "UTC"
     description_template: str = Field(default="#{ticket_number} {ticket_title}", max_length=500)
     fixed_tags: list[str] = Field(default_factory=list)

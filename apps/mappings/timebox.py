@@ -7,10 +7,16 @@ by the connector, whatever the Zammad unit). Kimai wants a begin and an end. The
    corrections; Kimai refuses them, kimai-api.md §7 "Duration cannot be negative").
 2. Minutes: rounded up to the configured block, else to the nearest whole minute (Kimai keeps
    whole minutes: it floors begin and ceils end, §6 "Rounding"), then raised to the minimum.
-3. The booked instant, floored to the minute, is the end of the work (default) or its start.
-4. The timesheet never crosses midnight in the Kimai user's time zone: work that would start on
-   the previous day is moved to start at 00:00; work that would end on the next day is moved to
-   end at 24:00; work longer than the day is clipped to the day. Each move is explained.
+3. The booked instant is the end of the work (default: floored to the minute, so the timesheet
+   never ends after the moment Zammad recorded it) or its start (ceiled to the minute, so it
+   never starts before that moment). The other end is that instant minus or plus the duration,
+   counted in real time (UTC): a daylight-saving change inside the work changes the wall clock,
+   never the length.
+4. By default that is the truth: the real begin and end, also across midnight (Kimai accepts
+   timesheets that span two days). "Keep inside one day" is an option: the part of the work on
+   the other side of midnight is clipped off, and the reasons say so. Work is never moved.
+5. A timesheet never ends in the future: an entry whose end is still to come waits, with a
+   reason, until a run after its end books it.
 
 Everything here is plain arithmetic on aware datetimes: no I/O, no Django.
 """
@@ -24,9 +30,6 @@ from typing import Literal
 
 Instant = Literal["end", "start"]
 ONE_MINUTE = timedelta(minutes=1)
-SHORTEST_DAY = timedelta(
-    hours=22
-)  # a DST change shortens a day by up to 2 hours (Troll, Antarctica)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +37,12 @@ class TimeSettings:
     instant: Instant = "end"
     rounding_minutes: int = 0  # 0: no rounding; else round up to a multiple of this
     minimum_minutes: int = 0  # 0: no minimum
+    one_day: bool = False  # keep the timesheet inside one day by clipping at midnight
 
 
 @dataclass(frozen=True, slots=True)
 class TimeBox:
-    """Begin and end in the user's zone, or why there is nothing to book."""
+    """Begin and end in the user's zone, or why there is nothing to book (yet)."""
 
     begin: datetime | None
     end: datetime | None
@@ -47,6 +51,10 @@ class TimeBox:
     end_reason: str
     duration_reason: str
     skipped_reason: str | None = None
+    # Set when the end is still in the future: the entry waits for a later run.
+    waiting_reason: str | None = None
+    begin_label: str = ""  # "2026-10-25 02:30 Europe/Berlin (UTC+02:00)", for people
+    end_label: str = ""
 
 
 def format_minutes(minutes: int) -> str:
@@ -63,6 +71,37 @@ def format_seconds(seconds: int) -> str:
     if rest:
         return f"{sign}{format_minutes(minutes)} {rest} s" if minutes else f"{sign}{rest} s"
     return f"{sign}{format_minutes(minutes)}"
+
+
+def local_label(moment: datetime, zone: tzinfo, zone_name: str) -> str:
+    """``"2026-10-25 02:30 Europe/Berlin"``; the UTC offset is added where the wall-clock time
+    alone is ambiguous (the hour a daylight-saving change repeats)."""
+    return _label(moment.astimezone(zone), zone_name)
+
+
+def _label(local: datetime, zone_name: str) -> str:
+    # Formatted by hand, and ambiguity remembered per hour: strftime and a second utcoffset()
+    # would cost more than the rest of planning an entry.
+    label = (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
+        f"{local.hour:02d}:{local.minute:02d} {zone_name}"
+    ).rstrip()
+    hour = (zone_name, local.year, local.month, local.day, local.hour)
+    ambiguous = _AMBIGUOUS_HOURS.get(hour)
+    if ambiguous is None:
+        ambiguous = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+        if len(_AMBIGUOUS_HOURS) > 100_000:
+            _AMBIGUOUS_HOURS.clear()
+        _AMBIGUOUS_HOURS[hour] = ambiguous
+    if ambiguous:
+        offset = local.utcoffset()
+        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+        sign, minutes = ("+" if minutes >= 0 else "-"), abs(minutes)
+        label += f" (UTC{sign}{minutes // 60:02d}:{minutes % 60:02d})"
+    return label
+
+
+_AMBIGUOUS_HOURS: dict[tuple[str, int, int, int, int], bool] = {}
 
 
 @lru_cache(maxsize=4096)
@@ -102,86 +141,134 @@ def _midnight(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(UTC)
 
 
-def _clock(moment: datetime) -> str:
-    return f"{moment.hour:02d}:{moment.minute:02d}"
+def _floor_minute(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0)
 
 
-def _within(local_begin: datetime, local_end: datetime, day: date) -> bool:
-    """Begin and end on ``day`` (an end at the next 00:00 still counts as that day)."""
-    if local_begin.date() != day:
-        return False
-    end_day = local_end.date()
-    return end_day == day or (local_end.hour == local_end.minute == 0 and end_day > day)
+def _ceil_minute(moment: datetime) -> datetime:
+    floored = _floor_minute(moment)
+    return floored if floored == moment else floored + ONE_MINUTE
+
+
+def _skipped(duration_seconds: int) -> TimeBox:
+    what = "no time" if duration_seconds == 0 else f"{format_seconds(duration_seconds)}"
+    reason = (
+        f"Zammad booked {what}: there is nothing to write to Kimai, which refuses empty "
+        "and negative durations."
+    )
+    return TimeBox(None, None, 0, reason, reason, reason, skipped_reason=reason)
+
+
+def _wall_clock_note(
+    begin: datetime, end: datetime, local_begin: datetime, local_end: datetime, zone_name: str
+) -> str:
+    """What a person would otherwise wonder about: midnight or a DST change inside the work."""
+    notes = []
+    if local_begin.utcoffset() != local_end.utcoffset():
+        notes.append(
+            f" A daylight-saving change in {zone_name} falls inside the work: the wall clock "
+            f"jumps, the length stays {format_minutes(int((end - begin).total_seconds() // 60))}."
+        )
+    last_day = local_end.date()
+    if local_end.hour == local_end.minute == local_end.second == 0:  # ends at 24:00
+        last_day -= timedelta(days=1)
+    if local_begin.date() != last_day and local_begin.date() < last_day:
+        notes.append(
+            f" The work crosses midnight in {zone_name}; Kimai keeps it as one timesheet over "
+            "both days."
+        )
+    return "".join(notes)
+
+
+def _clip_to_one_day(
+    begin: datetime, end: datetime, settings: TimeSettings, zone: tzinfo, zone_name: str
+) -> tuple[datetime, datetime, str]:
+    """Keep inside one day: clip what lies on the other side of midnight from the booked
+    instant; returns the new begin and end and what was clipped ("" when nothing was)."""
+    if settings.instant == "end":
+        day = (end - timedelta(microseconds=1)).astimezone(zone).date()
+        day_start = _midnight(day, zone)
+        if begin >= day_start:
+            return begin, end, ""
+        lost = int((day_start - begin).total_seconds() // 60)
+        clipped = (
+            f" Keep inside one day (settings): the work began on the day before, so the "
+            f"{format_minutes(lost)} before 00:00 on {day:%Y-%m-%d} ({zone_name}) are not booked."
+        )
+        return day_start, end, clipped
+    day = begin.astimezone(zone).date()
+    day_end = _midnight(day + timedelta(days=1), zone)
+    if end <= day_end:
+        return begin, end, ""
+    lost = int((end - day_end).total_seconds() // 60)
+    clipped = (
+        f" Keep inside one day (settings): the work went on past midnight, so the "
+        f"{format_minutes(lost)} after 24:00 on {day:%Y-%m-%d} ({zone_name}) are not booked."
+    )
+    return begin, day_end, clipped
 
 
 def synthesize(
-    booked_at: datetime, duration_seconds: int, zone: tzinfo, zone_name: str, settings: TimeSettings
+    booked_at: datetime,
+    duration_seconds: int,
+    zone: tzinfo,
+    zone_name: str,
+    settings: TimeSettings,
+    now: datetime | None = None,
 ) -> TimeBox:
-    """The timesheet's begin and end in ``zone`` (see the module docstring for the rules)."""
+    """The timesheet's begin and end in ``zone`` (see the module docstring for the rules);
+    ``now`` given, an end after it makes the entry wait."""
     if duration_seconds <= 0:
-        what = "no time" if duration_seconds == 0 else f"{format_seconds(duration_seconds)}"
-        reason = (
-            f"Zammad booked {what}: there is nothing to write to Kimai, which refuses empty "
-            "and negative durations."
-        )
-        return TimeBox(None, None, 0, reason, reason, reason, skipped_reason=reason)
-
+        return _skipped(duration_seconds)
     minutes, duration_reason = booked_minutes(duration_seconds, settings)
     length = timedelta(minutes=minutes)
-    anchor = booked_at.astimezone(UTC).replace(second=0, microsecond=0)
-    local = anchor.astimezone(zone)
-    stamp = local.isoformat(" ", "minutes")  # "2026-03-02 16:00+01:00"
-    at = f"{stamp[11:16]} on {stamp[:10]} ({zone_name})"
+    booked = booked_at.astimezone(UTC)
     if settings.instant == "end":
-        end, begin = anchor, anchor - length
-        local_begin, local_end = begin.astimezone(zone), local
-        day = local.date()
-        if local.hour == local.minute == 0:  # work ending at 00:00 belongs to the day before
-            day = (anchor - ONE_MINUTE).astimezone(zone).date()
-        end_reason = f"Zammad booked the entry at {at}; the settings say that is the end."
+        end = _floor_minute(booked)
+        begin = end - length
+        at = "{at}"  # the end's own label, filled in below
+        end_reason = (
+            f"Zammad booked the entry at {at}; the settings say that is the end (to the minute, "
+            "never after it)."
+        )
         begin_reason = f"The end minus {format_minutes(minutes)}."
     else:
-        begin, end = anchor, anchor + length
-        local_begin, local_end = local, end.astimezone(zone)
-        day = local.date()
-        begin_reason = f"Zammad booked the entry at {at}; the settings say that is the start."
-        end_reason = f"The start plus {format_minutes(minutes)}."
-
-    if length <= SHORTEST_DAY and _within(local_begin, local_end, day):
-        return TimeBox(
-            local_begin, local_end, minutes * 60, begin_reason, end_reason, duration_reason
-        )
-    day_start, day_end = _midnight(day, zone), _midnight(day + timedelta(days=1), zone)
-    day_length = day_end - day_start
-    if length > day_length:
-        clipped = int(day_length.total_seconds() // 60)
-        duration_reason += (
-            f" That is more than the day has in {zone_name}, so it was clipped to "
-            f"{format_minutes(clipped)} (a timesheet never crosses midnight)."
-        )
-        minutes, begin, end = clipped, day_start, day_end
-        begin_reason = end_reason = f"The whole day of {day:%Y-%m-%d} ({zone_name})."
-    elif begin < day_start:
+        begin = _ceil_minute(booked)
+        end = begin + length
+        at = local_label(booked, zone, zone_name)
         begin_reason = (
-            f"Counting back {format_minutes(minutes)} would start on the day before "
-            f"({_clock(begin.astimezone(zone))}); moved to start at 00:00 so the timesheet stays "
-            f"within {day:%Y-%m-%d} in {zone_name}."
+            f"Zammad booked the entry at {at}; the settings say that is the start (to the "
+            "minute, never before it)."
         )
-        begin, end = day_start, day_start + length
-        end_reason = f"Moved with the start: 00:00 plus {format_minutes(minutes)}."
-    elif end > day_end:
-        end_reason = (
-            f"Counting on {format_minutes(minutes)} would end on the next day "
-            f"({_clock(end.astimezone(zone))}); moved to end at 24:00 so the timesheet stays "
-            f"within {day:%Y-%m-%d} in {zone_name}."
+        end_reason = f"The start plus {format_minutes(minutes)}."
+    if settings.one_day:
+        begin, end, clipped = _clip_to_one_day(begin, end, settings, zone, zone_name)
+        if clipped:
+            minutes = int((end - begin).total_seconds() // 60)
+            duration_reason += clipped + f" {format_minutes(minutes)} remain."
+            if settings.instant == "end":
+                begin_reason = "00:00, the start of the day the work ended (keep inside one day)."
+            else:
+                end_reason = "24:00, the end of the day the work started (keep inside one day)."
+    local_begin, local_end = begin.astimezone(zone), end.astimezone(zone)
+    begin_label, end_label = _label(local_begin, zone_name), _label(local_end, zone_name)
+    if settings.instant == "end":
+        end_reason = end_reason.replace("{at}", end_label)
+    duration_reason += _wall_clock_note(begin, end, local_begin, local_end, zone_name)
+    waiting = None
+    if now is not None and end > now:
+        waiting = (
+            f"The work ends at {end_label}, which is still to come: a timesheet is never "
+            "written in the future, so a run after that books it."
         )
-        begin, end = day_end - length, day_end
-        begin_reason = f"Moved with the end: 24:00 minus {format_minutes(minutes)}."
     return TimeBox(
-        begin=begin.astimezone(zone),
-        end=end.astimezone(zone),
+        begin=local_begin,
+        end=local_end,
         duration_seconds=minutes * 60,
         begin_reason=begin_reason,
         end_reason=end_reason,
         duration_reason=duration_reason,
+        waiting_reason=waiting,
+        begin_label=begin_label,
+        end_label=end_label,
     )

@@ -164,6 +164,15 @@ class SyncJob:
             return {}
         context = self._mapping_context(source, scope.entries)
         plans = {e.external_id: plan_timesheet(e, context) for e in scope.entries}
+        waiting = [
+            e.changed_at
+            for e in scope.entries
+            if e.changed_at is not None and plans[e.external_id].waiting_reason
+        ]
+        if waiting and scope.newest_change is not None:
+            # Work that ends in the future waits; the watermark stays where the next
+            # incremental run reads that entry again.
+            scope.newest_change = min(scope.newest_change, *waiting)
         sheets = self._read_kimai(target, scope, plans)
         links = {
             link.source_id: _link_state(link)

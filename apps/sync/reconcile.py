@@ -172,6 +172,8 @@ class Reconciler:
         problem = self._problem(entry, plan)
         if problem is not None:
             return problem
+        if plan.waiting_reason:
+            return Decision(sid, Outcome.SKIP, plan.waiting_reason, entry, plan, link.kimai_id)
         if plan.skipped_reason:
             return Decision(
                 sid, Outcome.CONFLICT,
@@ -207,8 +209,9 @@ class Reconciler:
                 f"Several Kimai timesheets carry this entry's marker ({ids}): keep one.",
                 entry, plan, "", Conflict.Kind.AMBIGUOUS_MATCH, tuple(marked),
             )  # fmt: skip
-        if plan.skipped_reason:
-            return Decision(sid, Outcome.SKIP, plan.skipped_reason, entry, plan)
+        if plan.skipped_reason or plan.waiting_reason:
+            reason = plan.skipped_reason or plan.waiting_reason or ""
+            return Decision(sid, Outcome.SKIP, reason, entry, plan)
         problem = self._problem(entry, plan)
         if problem is not None:
             return problem

@@ -46,6 +46,8 @@ class RecordedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]
     body: bytes
+    # The status the double answered (None: no answer, e.g. a timeout after committing).
+    status: int | None = None
 
     @property
     def json(self) -> Any:
@@ -147,6 +149,22 @@ class Double(ABC):
 
     # -- dispatch ------------------------------------------------------------------------------
     def dispatch(self, request: RecordedRequest) -> Reply:
+        reply = self._answer(request)
+        request.status = reply.status
+        return reply
+
+    def refusals(self, path_prefix: str = "") -> list[RecordedRequest]:
+        """Writes the double answered with 4xx (refused by the server's own rules)."""
+        return [
+            r
+            for r in self.requests
+            if r.method in ("POST", "PATCH", "PUT", "DELETE")
+            and r.path.startswith(path_prefix)
+            and r.status is not None
+            and 400 <= r.status < 500
+        ]
+
+    def _answer(self, request: RecordedRequest) -> Reply:
         if self.latency:
             time.sleep(self.latency)
         with self.lock:

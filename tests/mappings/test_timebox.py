@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -47,46 +47,124 @@ def test_it_keeps_the_begin_and_end_in_the_users_zone() -> None:
     result = box(datetime(2026, 7, 1, 12, 0, tzinfo=UTC), 900, NEW_YORK)
     assert result.begin is not None
     assert result.begin.utcoffset() == ZoneInfo(NEW_YORK).utcoffset(datetime(2026, 7, 1))
-    assert "(America/New_York)" in result.end_reason
+    assert "2026-07-01 08:00 America/New_York" in result.end_reason
 
 
-def test_work_that_would_start_the_day_before_moves_to_midnight() -> None:
-    # 00:20 in Berlin, 45 minutes: counting back would begin at 23:35 the day before.
+def test_work_that_began_the_day_before_keeps_its_real_begin_by_default() -> None:
+    # 00:20 in Berlin, 45 minutes: the work began at 23:35 the day before.
     result = box(datetime(2026, 3, 1, 23, 20, tzinfo=UTC), 45 * 60)
-    assert local(result) == ("2026-03-02 00:00", "2026-03-02 00:45")
-    assert "would start on the day before (23:35)" in result.begin_reason
+    assert local(result) == ("2026-03-01 23:35", "2026-03-02 00:20")
     assert result.duration_seconds == 45 * 60
+    assert "crosses midnight in Europe/Berlin" in result.duration_reason
+
+
+def test_keeping_inside_one_day_clips_the_part_before_midnight_and_says_so() -> None:
+    result = box(datetime(2026, 3, 1, 23, 20, tzinfo=UTC), 45 * 60, one_day=True)
+    assert local(result) == ("2026-03-02 00:00", "2026-03-02 00:20")
+    assert result.duration_seconds == 20 * 60
+    assert "the 25 min before 00:00 on 2026-03-02 (Europe/Berlin) are not booked" in (
+        result.duration_reason
+    )
 
 
 def test_the_same_booking_crosses_midnight_only_where_it_is_night() -> None:
     instant = datetime(2026, 3, 2, 5, 10, tzinfo=UTC)  # 00:10 in New York, 06:10 in Berlin
-    assert local(box(instant, 1800, NEW_YORK)) == ("2026-03-02 00:00", "2026-03-02 00:30")
+    assert local(box(instant, 1800, NEW_YORK)) == ("2026-03-01 23:40", "2026-03-02 00:10")
     assert local(box(instant, 1800, BERLIN)) == ("2026-03-02 05:40", "2026-03-02 06:10")
 
 
-def test_work_that_would_end_the_next_day_moves_to_end_at_midnight() -> None:
+def test_work_started_before_midnight_ends_the_next_day_by_default() -> None:
     result = box(datetime(2026, 3, 2, 22, 50, tzinfo=UTC), 1800, instant="start")
-    assert local(result) == ("2026-03-02 23:30", "2026-03-03 00:00")
-    assert "would end on the next day (00:20)" in result.end_reason
+    assert local(result) == ("2026-03-02 23:50", "2026-03-03 00:20")
+
+
+def test_keeping_inside_one_day_clips_what_runs_past_midnight() -> None:
+    result = box(datetime(2026, 3, 2, 22, 50, tzinfo=UTC), 1800, instant="start", one_day=True)
+    assert local(result) == ("2026-03-02 23:50", "2026-03-03 00:00")
+    assert result.duration_seconds == 10 * 60
+    assert "the 20 min after 24:00 on 2026-03-02" in result.duration_reason
 
 
 def test_work_ending_exactly_at_midnight_stays_on_its_day() -> None:
-    result = box(datetime(2026, 3, 2, 23, 0, tzinfo=UTC), 1800)  # 00:00 Berlin
+    result = box(datetime(2026, 3, 2, 23, 0, tzinfo=UTC), 1800, one_day=True)  # 00:00 Berlin
     assert local(result) == ("2026-03-02 23:30", "2026-03-03 00:00")
-    assert "moved" not in result.begin_reason.lower()
+    assert "not booked" not in result.duration_reason
 
 
-def test_work_longer_than_the_day_is_clipped_to_the_day() -> None:
+def test_work_longer_than_a_day_keeps_its_length_by_default() -> None:
     result = box(datetime(2026, 3, 2, 17, 0, tzinfo=UTC), 26 * 3600, TOKYO)
-    assert local(result) == ("2026-03-03 00:00", "2026-03-04 00:00")
-    assert result.duration_seconds == 24 * 3600
-    assert "clipped to 24 h" in result.duration_reason
+    assert local(result) == ("2026-03-02 00:00", "2026-03-03 02:00")
+    assert result.duration_seconds == 26 * 3600
 
 
-def test_the_short_day_of_a_dst_change_is_clipped_to_23_hours() -> None:
-    result = box(datetime(2026, 3, 29, 21, 0, tzinfo=UTC), 24 * 3600)  # 23:00 CEST
-    assert local(result) == ("2026-03-29 00:00", "2026-03-30 00:00")
-    assert result.duration_seconds == 23 * 3600
+def test_keeping_inside_one_day_clips_a_long_booking_to_the_day_it_ended() -> None:
+    result = box(datetime(2026, 3, 2, 17, 0, tzinfo=UTC), 26 * 3600, TOKYO, one_day=True)
+    assert local(result) == ("2026-03-03 00:00", "2026-03-03 02:00")
+    assert result.duration_seconds == 2 * 3600
+
+
+@pytest.mark.parametrize(
+    ("zone", "booked_utc", "begin", "end"),
+    [
+        # Berlin, last Sunday of March: 02:00 CET becomes 03:00 CEST.
+        (BERLIN, datetime(2026, 3, 29, 1, 30, tzinfo=UTC), "2026-03-29 00:30", "2026-03-29 03:30"),
+        # Berlin, last Sunday of October: 03:00 CEST becomes 02:00 CET.
+        (BERLIN, datetime(2026, 10, 25, 2, 30, tzinfo=UTC), "2026-10-25 02:30", "2026-10-25 03:30"),
+        # New York, second Sunday of March: 02:00 EST becomes 03:00 EDT.
+        (NEW_YORK, datetime(2026, 3, 8, 8, 0, tzinfo=UTC), "2026-03-08 01:00", "2026-03-08 04:00"),
+        # New York, first Sunday of November: 02:00 EDT becomes 01:00 EST.
+        (NEW_YORK, datetime(2026, 11, 1, 7, 0, tzinfo=UTC), "2026-11-01 01:00", "2026-11-01 02:00"),
+    ],
+)
+def test_two_hours_across_a_dst_change_stay_two_hours(
+    zone: str, booked_utc: datetime, begin: str, end: str
+) -> None:
+    result = box(booked_utc, 2 * 3600, zone)
+    assert local(result) == (begin, end)
+    assert result.begin is not None and result.end is not None
+    assert result.end.astimezone(UTC) - result.begin.astimezone(UTC) == timedelta(hours=2)
+    assert result.end.astimezone(UTC) == booked_utc
+    assert result.duration_seconds == 2 * 3600
+    assert "daylight-saving change" in result.duration_reason
+
+
+def test_work_in_the_repeated_hour_is_the_second_occurrence_and_says_its_offset() -> None:
+    # 01:40 UTC on 2026-10-25 is 02:40 CET, the second 02:40 that night in Berlin.
+    result = box(datetime(2026, 10, 25, 1, 40, tzinfo=UTC), 20 * 60)
+    assert result.begin is not None and result.end is not None
+    assert result.begin.astimezone(UTC) == datetime(2026, 10, 25, 1, 20, tzinfo=UTC)
+    assert result.begin.fold == 1
+    assert "2026-10-25 02:40 Europe/Berlin (UTC+01:00)" in result.end_reason
+
+
+def test_work_counted_on_over_the_skipped_hour_ends_at_a_real_time() -> None:
+    # 01:45 CET, 30 minutes from there: the wall clock skips 02:00-03:00, so it ends 03:15 CEST.
+    result = box(datetime(2026, 3, 29, 0, 45, tzinfo=UTC), 1800, instant="start")
+    assert local(result) == ("2026-03-29 01:45", "2026-03-29 03:15")
+    assert result.duration_seconds == 1800
+
+
+def test_the_end_is_never_after_the_booked_instant_nor_the_start_before_it() -> None:
+    booked = datetime(2026, 3, 2, 15, 0, 41, tzinfo=UTC)
+    as_end = box(booked, 1800)
+    as_start = box(booked, 1800, instant="start")
+    assert as_end.end is not None and as_end.end <= booked
+    assert as_start.begin is not None and as_start.begin >= booked
+    assert local(as_start) == ("2026-03-02 16:01", "2026-03-02 16:31")
+
+
+def test_work_that_ends_in_the_future_waits_with_a_reason() -> None:
+    now = datetime(2026, 3, 2, 15, 10, tzinfo=UTC)
+    started = synthesize(
+        datetime(2026, 3, 2, 15, 0, tzinfo=UTC), 3600, ZoneInfo(BERLIN), BERLIN,
+        TimeSettings(instant="start"), now,
+    )  # fmt: skip
+    assert started.waiting_reason is not None
+    assert "2026-03-02 17:00 Europe/Berlin, which is still to come" in started.waiting_reason
+    done = synthesize(
+        datetime(2026, 3, 2, 15, 0, tzinfo=UTC), 3600, ZoneInfo(BERLIN), BERLIN, TimeSettings(), now
+    )
+    assert done.waiting_reason is None
 
 
 def test_it_rounds_up_to_the_configured_block() -> None:

@@ -94,8 +94,9 @@ def configure(zammad: Connection, kimai: Connection, double: KimaiDouble) -> Map
 
 
 @contextmanager
-def demo_world(weeks: int = 1) -> Iterator[World]:
-    dataset = demo_dataset(weeks=weeks, now=NOW)
+def demo_world(weeks: int = 1, dataset: Dataset | None = None) -> Iterator[World]:
+    """The demo data set (or ``dataset``) served by both doubles, and a configured pair."""
+    dataset = dataset or demo_dataset(weeks=weeks, now=NOW)
     with served_doubles(dataset) as served:
         served.kimai.set_now(NOW)
         zammad = Connection.objects.create(

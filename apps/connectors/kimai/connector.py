@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, ClassVar
 
@@ -184,8 +184,9 @@ class KimaiConnector(TargetConnector):
 
     def _timesheet_body(self, draft: TimesheetDraft, zone: str, *, creating: bool) -> Row:
         # §6 Rounding: Kimai floors begin and ceils end to the minute; sending whole minutes
-        # (seconds :00) keeps the duration what we meant.
-        begin = draft.begin.replace(second=0, microsecond=0)
+        # (seconds :00) keeps the duration what we meant. The end is counted on from the begin
+        # in UTC: adding to a wall-clock time would gain or lose an hour across a DST change.
+        begin = draft.begin.astimezone(UTC).replace(second=0, microsecond=0)
         minutes = (Decimal(draft.duration_seconds) / 60).quantize(Decimal(1), ROUND_HALF_UP)
         end = begin + timedelta(minutes=int(minutes))  # always an end: no end means "running"
         body: Row = {
@@ -425,7 +426,7 @@ class KimaiConnector(TargetConnector):
             "name": name,
             "country": template.get("country") or "DE",
             "currency": template.get("currency") or "EUR",
-            "timezone": template.get("timezone") or self.caller_timezone,
+            "timezone": template.get("timezone") or self.caller_timezone(),
             "visible": True,
             "billable": True,
         }
