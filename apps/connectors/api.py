@@ -8,6 +8,8 @@ from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
+from apps.connectors.deletion import DeletionRefused
+from apps.connectors.deletion import delete_connection as remove_connection
 from apps.connectors.models import Connection
 from apps.connectors.services import (
     ConnectionInput,
@@ -141,9 +143,27 @@ def update_connection(
     return connection
 
 
-@router.delete("/connections/{connection_id}", response={204: None}, summary="Delete a connection")
-def delete_connection(request: HttpRequest, connection_id: Id) -> Status[None]:
-    get_object_or_404(Connection, pk=connection_id).delete()
+class DeletionRefusedOut(Schema):
+    detail: str
+    history: dict[str, int] = Field(description="What deleting would erase, e.g. sync runs.")
+
+
+class NotFoundOut(Schema):
+    detail: str
+
+
+@router.delete(
+    "/connections/{connection_id}",
+    response={204: None, 404: NotFoundOut, 409: DeletionRefusedOut},
+    summary="Delete a connection and everything of its pairs; refused (409) when it has history "
+    "(runs, conflicts, deliveries) unless force=true: disable it instead to keep that",
+)
+def delete_connection(request: HttpRequest, connection_id: Id, force: bool = False) -> Status[Any]:
+    connection = get_object_or_404(Connection, pk=connection_id)
+    try:
+        remove_connection(connection, force=force)
+    except DeletionRefused as refused:
+        return Status(409, {"detail": refused.message, "history": refused.history})
     return Status(204, None)
 
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<int:connection_id>/", views.connection_edit, name="edit"),
     path("<int:connection_id>/test/", views.connection_check, name="check"),
     path("<int:connection_id>/delete/", views.connection_delete, name="delete"),
+    path("<int:connection_id>/disable/", views.connection_disable, name="disable"),
     path(
         "<int:connection_id>/webhook-secret/",
         views.webhook_secret_rotate,

@@ -7,6 +7,12 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.connectors.deletion import (
+    DeletionRefused,
+    delete_connection,
+    deletion_plan,
+    disable_connection,
+)
 from apps.connectors.models import Connection
 from apps.connectors.registry import CONNECTORS, settings_model
 from apps.connectors.services import (
@@ -117,12 +123,32 @@ def connection_check_unsaved(request: HtmxHttpRequest, kind: str) -> HttpRespons
     return render(request, "connectors/_check.html", {"report": check_values(cleaned, instance)})
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def connection_delete(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    """Show what deleting would erase; delete only when that page is confirmed."""
     connection = get_object_or_404(Connection, pk=connection_id)
+    confirmed = request.method == "POST" and request.POST.get("confirm") == "delete"
+    if not confirmed:
+        status = 400 if request.method == "POST" else 200
+        context = {"plan": deletion_plan(connection), "confirm_missing": status == 400}
+        return render(request, "connectors/delete.html", context, status=status)
     name = connection.name
-    connection.delete()
-    messages.success(request, f"Deleted {name}.")
+    try:
+        delete_connection(connection, force=True)  # the person saw the history and confirmed
+    except DeletionRefused as refused:
+        context = {"plan": deletion_plan(connection), "error": refused.message}
+        return render(request, "connectors/delete.html", context, status=409)
+    messages.success(request, f"Deleted {name} and everything listed with it.")
+    return redirect("connectors:list")
+
+
+@require_POST
+def connection_disable(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
+    connection = get_object_or_404(Connection, pk=connection_id)
+    disable_connection(connection)
+    messages.success(
+        request, f"Disabled {connection.name}: nothing syncs through it; its history stays."
+    )
     return redirect("connectors:list")
 
 

@@ -24,6 +24,18 @@ KIMAI_ACTIVITY_RULE = (
 
 
 GONE = "no longer exists (deleted, or not visible to the token)"
+# What to do about a hidden record (kimai-api.md §11 "Visibility": Kimai books nothing on, or
+# below, a hidden record; the sync never creates a second one of the same name instead).
+SHOW_IT = (
+    "The sync does not create a second one of the same name: in Kimai, open {where}, edit "
+    "“{name}” and tick “Visible” (then check again), or choose another one in the rule or the "
+    "mapping."
+)
+SHOW_WHERE = {"customer": "Customers", "project": "Projects", "activity": "Activities"}
+
+
+def hidden_advice(what: str, name: str) -> str:
+    return SHOW_IT.format(where=SHOW_WHERE[what], name=name)
 
 
 def _key(name: str) -> str:
@@ -46,6 +58,10 @@ class Catalog:
         default_factory=dict
     )
     users_by_email: dict[str, ReferenceUser] = field(default_factory=dict)
+    # Hidden records by name: what a rule would otherwise create a second time.
+    hidden_customers_by_name: dict[str, ReferenceCustomer] = field(default_factory=dict)
+    hidden_projects_by_name: dict[tuple[str, str], ReferenceProject] = field(default_factory=dict)
+    hidden_activities_by_name: dict[str, ReferenceActivity] = field(default_factory=dict)
 
     @classmethod
     def build(cls, reference: ReferenceData) -> Catalog:
@@ -60,11 +76,17 @@ class Catalog:
         for customer in reversed(reference.customers):
             if customer.visible:
                 catalog.customers_by_name[_key(customer.name)] = customer
+            else:
+                catalog.hidden_customers_by_name[_key(customer.name)] = customer
         for project in reversed(reference.projects):
+            key = (project.customer_id, _key(project.name))
             if project.visible:
-                catalog.projects_by_name[(project.customer_id, _key(project.name))] = project
+                catalog.projects_by_name[key] = project
+            else:
+                catalog.hidden_projects_by_name[key] = project
         for activity in reversed(reference.activities):
             if not activity.visible:
+                catalog.hidden_activities_by_name[_key(activity.name)] = activity
                 continue
             if activity.project_id is None:
                 catalog.global_activities_by_name[_key(activity.name)] = activity
@@ -103,6 +125,25 @@ class Catalog:
     def customer_named(self, name: str) -> ReferenceCustomer | None:
         return self.customers_by_name.get(_key(name))
 
+    def hidden_customer_named(self, name: str) -> ReferenceCustomer | None:
+        """A hidden customer of that name, when no visible one has it."""
+        if _key(name) in self.customers_by_name:
+            return None
+        return self.hidden_customers_by_name.get(_key(name))
+
+    def hidden_project_named(self, customer_id: str, name: str) -> ReferenceProject | None:
+        if (customer_id, _key(name)) in self.projects_by_name:
+            return None
+        return self.hidden_projects_by_name.get((customer_id, _key(name)))
+
+    def hidden_activity_named(self, name: str) -> ReferenceActivity | None:
+        key = _key(name)
+        if key in self.global_activities_by_name or any(
+            k[1] == key for k in self.project_activities_by_name
+        ):
+            return None
+        return self.hidden_activities_by_name.get(key)
+
     def project_named(self, customer_id: str, name: str) -> ReferenceProject | None:
         return self.projects_by_name.get((customer_id, _key(name)))
 
@@ -125,13 +166,14 @@ class Catalog:
             return f"Kimai project #{project_id} {GONE}."
         if not project.visible:
             return (
-                f"Kimai project “{project.name}” is hidden; Kimai books nothing on hidden projects."
+                f"Kimai project “{project.name}” is hidden; Kimai books nothing on hidden "
+                f"projects. {hidden_advice('project', project.name)}"
             )
         customer = self.customers.get(project.customer_id)
         if customer is not None and not customer.visible:
             return (
                 f"Kimai customer “{customer.name}” of project “{project.name}” is hidden; Kimai "
-                "books nothing below a hidden customer."
+                f"books nothing below a hidden customer. {hidden_advice('customer', customer.name)}"
             )
         return None
 
@@ -140,7 +182,10 @@ class Catalog:
         if customer is None:
             return f"Kimai customer #{customer_id} {GONE}."
         if not customer.visible:
-            return f"Kimai customer “{customer.name}” is hidden; Kimai books nothing below it."
+            return (
+                f"Kimai customer “{customer.name}” is hidden; Kimai books nothing below it. "
+                f"{hidden_advice('customer', customer.name)}"
+            )
         return None
 
     def activity_problem(self, activity_id: str) -> str | None:
@@ -148,8 +193,23 @@ class Catalog:
         if activity is None:
             return f"Kimai activity #{activity_id} {GONE}."
         if not activity.visible:
-            return f"Kimai activity “{activity.name}” is hidden; Kimai books nothing on it."
+            return (
+                f"Kimai activity “{activity.name}” is hidden; Kimai books nothing on it. "
+                f"{hidden_advice('activity', activity.name)}"
+            )
         return None
+
+    def hidden(self, *, customer: str = "", project: str = "", activity: str = "") -> bool:
+        """Whether the record (or a project's customer) exists in Kimai but is hidden."""
+        if customer and customer in self.customers:
+            return not self.customers[customer].visible
+        if project and project in self.projects:
+            record = self.projects[project]
+            owner = self.customers.get(record.customer_id)
+            return not record.visible or (owner is not None and not owner.visible)
+        if activity and activity in self.activities:
+            return not self.activities[activity].visible
+        return False
 
     def combination_problem(
         self, activity: ReferenceActivity, project: ReferenceProject | None

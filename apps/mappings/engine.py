@@ -44,7 +44,7 @@ from apps.connectors.base import (
     validate_marker,
 )
 from apps.connectors.entry import TimeEntry, unique_tags
-from apps.mappings.catalog import Catalog
+from apps.mappings.catalog import Catalog, hidden_advice
 from apps.mappings.rules import (
     DEFAULT_PROJECT_NAMES,
     DESCRIPTION_PLACEHOLDERS,
@@ -116,6 +116,7 @@ ProblemKind = Literal[
     "invalid_activity",
     "missing_ticket_details",
     "no_customer",
+    "hidden_record",
 ]
 
 
@@ -490,6 +491,11 @@ class _Planner:
     def problem(self, kind: ProblemKind, message: str, field_name: str | None = None) -> None:
         self.problems.append(MappingProblem(kind, message, field_name))
 
+    def record_problem(self, hidden: bool, message: str, field_name: str) -> None:
+        """A rule or mapping that points at a Kimai record it cannot book on: hidden (a person
+        fixes it in Kimai) or gone (a person fixes the rule)."""
+        self.problem("hidden_record" if hidden else "broken_rule", message, field_name)
+
     # 2. user --------------------------------------------------------------------------------
     def user(self) -> KimaiUserInfo | None:
         context, agent = self.context, self.entry.agent
@@ -590,7 +596,8 @@ class _Planner:
         if spec.project_mode == "fixed":
             problem = catalog.project_problem(spec.project_id)
             if problem:
-                self.problem("broken_rule", f"{rule.label} is broken: {problem}", "project")
+                is_hidden = catalog.hidden(project=spec.project_id)
+                self.record_problem(is_hidden, f"{rule.label} cannot book: {problem}", "project")
                 return None, False
             project = catalog.projects[spec.project_id]
             self.decide_customer(
@@ -615,7 +622,8 @@ class _Planner:
         if spec.customer_id:
             problem = catalog.customer_problem(spec.customer_id)
             if problem:
-                self.problem("broken_rule", f"{rule.label} is broken: {problem}", "customer")
+                is_hidden = catalog.hidden(customer=spec.customer_id)
+                self.record_problem(is_hidden, f"{rule.label} cannot book: {problem}", "customer")
                 return None
             self.decide_customer(spec.customer_id, rule.label, f"{rule.label} names it.")
             return spec.customer_id
@@ -633,8 +641,9 @@ class _Planner:
         if linked is not None:
             problem = catalog.customer_problem(linked)
             if problem:
-                what = f"The Kimai customer made for organization {_org(entry)} is gone"
-                self.problem("broken_rule", f"{what}: {problem}", "customer")
+                what = f"The Kimai customer made for organization {_org(entry)} cannot be used"
+                is_hidden = catalog.hidden(customer=linked)
+                self.record_problem(is_hidden, f"{what}: {problem}", "customer")
                 return None
             why = f"The Kimai customer the sync made for organization {_org(entry)}."
             self.decide_customer(linked, rule.label, why)
@@ -644,6 +653,17 @@ class _Planner:
             why = f"The Kimai customer named like the Zammad organization {_org(entry)}."
             self.decide_customer(existing.id, rule.label, why)
             return existing.id
+        hidden = catalog.hidden_customer_named(org.name) if org.name else None
+        if hidden is not None:
+            self.problem(
+                "hidden_record",
+                f"{rule.label} books below the Kimai customer named like organization "
+                f"{_org(entry)}: that is Kimai customer “{hidden.name}” (#{hidden.id}), which is "
+                f"hidden in Kimai, so nothing can be booked below it. "
+                f"{hidden_advice('customer', hidden.name)}",
+                "customer",
+            )
+            return None
         name = _kimai_name(org.name or "", f"Organization {org.id}")
         self.customer_to_create = CustomerToCreate(name, "organization_customer", org.id)
         why = f"Kimai has no customer named like organization {_org(entry)}: the sync makes it."
@@ -672,8 +692,9 @@ class _Planner:
         if linked is not None:
             problem = catalog.project_problem(linked)
             if problem:
-                what = f"The Kimai project made for {what} is gone"
-                self.problem("broken_rule", f"{what}: {problem}", "project")
+                what = f"The Kimai project made for {what} cannot be used"
+                is_hidden = catalog.hidden(project=linked)
+                self.record_problem(is_hidden, f"{what}: {problem}", "project")
                 return None, False
             why = f"{each}; this is the one the sync made for {what}."
             self.decide("project", linked, catalog.project_label(linked), rule.label, why)
@@ -684,6 +705,15 @@ class _Planner:
             why = f"{each}; Kimai already has “{name}” for {what}."
             self.decide("project", existing.id, catalog.project_label(existing.id), rule.label, why)
             return existing, False
+        hidden = catalog.hidden_project_named(customer_id, name) if customer_id else None
+        if hidden is not None:
+            self.problem(
+                "hidden_record",
+                f"{each}; Kimai has “{name}” for {what} (project #{hidden.id}), but it is hidden "
+                f"in Kimai, so nothing can be booked on it. {hidden_advice('project', name)}",
+                "project",
+            )
+            return None, False
         self.project_to_create = ProjectToCreate(name, customer_id, scope, key)
         why = f"{each}; Kimai has none for {what} yet, so the sync makes “{name}” on first use."
         self.decide("project", None, f"{name} (new)", rule.label, why)
@@ -711,7 +741,8 @@ class _Planner:
         if rule is not None and rule.spec.activity_id:
             problem = catalog.activity_problem(rule.spec.activity_id)
             if problem:
-                self.problem("broken_rule", f"{rule.label} is broken: {problem}", "activity")
+                is_hidden = catalog.hidden(activity=rule.spec.activity_id)
+                self.record_problem(is_hidden, f"{rule.label} cannot book: {problem}", "activity")
                 return None
             activity = catalog.activities[rule.spec.activity_id]
             decided_by, reason = rule.label, f"{rule.label} names it."
@@ -739,9 +770,12 @@ class _Planner:
             problem = catalog.activity_problem(mapped)
             if problem:
                 message = (
-                    f"The activity mapping of {what[0].lower()}{what[1:]} is broken: {problem}"
+                    f"The activity mapping of {what[0].lower()}{what[1:]} cannot be used: {problem}"
                 )
-                self.problem("broken_mapping", message, "activity")
+                is_hidden = catalog.hidden(activity=mapped)
+                self.problem(
+                    "hidden_record" if is_hidden else "broken_mapping", message, "activity"
+                )
                 return None
             reason = f"{what} → this activity (activity mapping)."
             return catalog.activities[mapped], "activity mapping", reason
@@ -750,6 +784,16 @@ class _Planner:
             if kind and kind.name
             else None
         )
+        named = kind.name if found is None and kind is not None else None
+        hidden = catalog.hidden_activity_named(named) if named else None
+        if hidden is not None:
+            self.problem(
+                "hidden_record",
+                f"{what}: not mapped, and the Kimai activity of the same name, “{hidden.name}” "
+                f"(#{hidden.id}), is hidden in Kimai. {hidden_advice('activity', hidden.name)}",
+                "activity",
+            )
+            return None
         if found is None:
             self.problem(
                 "unmapped_activity",

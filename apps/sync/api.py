@@ -24,13 +24,15 @@ from apps.sync.conflict_pages import (
     conflicts_with_people,
     user_labels,
 )
-from apps.sync.models import Conflict, Run, RunItem
+from apps.sync.engine import settings_of
+from apps.sync.models import Conflict, Run, RunItem, SyncSettings
 from apps.sync.resolutions import (
     ResolutionParams,
     ResolutionRefused,
     apply_bulk,
     apply_resolution,
 )
+from apps.sync.schedules import apply_schedule
 from apps.sync.services import RunRequestInvalid, request_run
 
 BULK_API_LIMIT = 500
@@ -74,13 +76,21 @@ class RunOut(Schema):
     window_end: datetime | None
     ticket_id: str
     dry_run: bool
-    status: str
+    status: Literal["queued", "running", "succeeded", "partial", "failed", "interrupted"] = Field(
+        description="succeeded: every write went through; partial: some writes were refused, "
+        "uncertain or failed while others were done; failed: nothing was done and writes went "
+        "wrong, or the run crashed (see error); interrupted: the worker stopped during the run."
+    )
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
     total: int
     done: int
-    counts: dict[str, int]
+    counts: dict[str, int] = Field(description="Entries per planned outcome (create, adopt, ...).")
+    results: dict[str, int] = Field(
+        description="What happened to the writes: written, refused, uncertain, failed; and "
+        "settled_applied / settled_not_applied for writes earlier runs left uncertain."
+    )
     hours: dict[str, Any]
     error: str
     requests_made: int
@@ -137,6 +147,58 @@ def get_run(
     body["items"] = list(items[items_offset : items_offset + items_limit])
     body["items_total"] = items.count()
     return body
+
+
+# -- settings ------------------------------------------------------------------------------------
+class SyncSettingsOut(Schema):
+    schedule_enabled: bool = Field(
+        description="Off for a new pair: nothing syncs on its own until it is switched on."
+    )
+    incremental_every_minutes: int
+    full_reconcile_hour_utc: int
+    full_lookback_days: int
+    deletion_policy: Literal["flag", "delete", "ignore"]
+    adopt_tolerance_minutes: int = Field(
+        description="Hand-typed Kimai timesheets this much further from the entry than Kimai's "
+        "rounding (2 minutes) are still adopted."
+    )
+
+
+class SyncSettingsIn(Schema):
+    """PUT: fields left out get their defaults; PATCH: fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schedule_enabled: bool = False
+    incremental_every_minutes: int = Field(default=15, ge=1, le=1440)
+    full_reconcile_hour_utc: int = Field(default=2, ge=0, le=23)
+    full_lookback_days: int = Field(default=30, ge=1, le=366)
+    deletion_policy: Literal["flag", "delete", "ignore"] = "flag"
+    adopt_tolerance_minutes: int = Field(default=0, ge=0, le=240)
+
+
+@router.get(
+    "/sync/settings",
+    response={200: SyncSettingsOut, 409: ErrorOut},
+    summary="Schedule, deletion policy and adoption tolerance of the pair",
+)
+def get_sync_settings(request: HttpRequest) -> SyncSettings:
+    return settings_of(_profile())
+
+
+@router.api_operation(
+    ["PUT", "PATCH"],
+    "/sync/settings",
+    response={200: SyncSettingsOut, 409: ErrorOut, 422: ErrorOut},
+    summary="Change the schedule (switch it on or off), deletion policy or adoption tolerance",
+)
+def set_sync_settings(request: HttpRequest, payload: SyncSettingsIn) -> SyncSettings:
+    sync_settings = settings_of(_profile())
+    for name, value in payload.model_dump(exclude_unset=request.method == "PATCH").items():
+        setattr(sync_settings, name, value)
+    sync_settings.save()
+    apply_schedule(sync_settings)
+    return sync_settings
 
 
 # -- conflicts -----------------------------------------------------------------------------------

@@ -9,21 +9,31 @@ class SyncConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_save
+        from django.db.models.signals import post_migrate
 
-        from apps.mappings.models import MappingProfile
+        def restore_schedules(sender: AppConfig, **kw: object) -> None:
+            # A new pair gets no schedule (the admin switches it on); pairs switched on get
+            # theirs back if the schedule rows were lost.
+            from apps.sync.schedules import restore_schedules as restore
 
-        def schedule_new_pair(
-            sender: type, instance: MappingProfile, created: bool, **kw: object
-        ) -> None:
-            if created and not kw.get("raw"):
-                from apps.sync.schedules import ensure_default_schedule
+            restore()
 
-                ensure_default_schedule(instance.pk)
-
-        post_save.connect(
-            schedule_new_pair,
-            sender=MappingProfile,
-            weak=False,
-            dispatch_uid="sync-default-schedule",
+        post_migrate.connect(
+            restore_schedules, sender=self, weak=False, dispatch_uid="sync-schedules"
         )
+
+        from apps.core.signals import worker_check
+
+        def interrupted_runs(sender: type, **kw: object) -> None:
+            # A worker (re)started or beat: runs whose worker died are marked at once.
+            from apps.sync.engine import mark_interrupted_runs
+
+            mark_interrupted_runs()
+
+        worker_check.connect(interrupted_runs, weak=False, dispatch_uid="sync-interrupted-runs")
+
+        from apps.connectors.deletion import register_history
+        from apps.sync.history import HISTORY
+
+        for label, count in HISTORY.items():
+            register_history(label, count)

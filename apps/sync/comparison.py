@@ -34,6 +34,7 @@ PROBLEM_FIELDS = {
     "no_customer": "customer",
     "broken_rule": "project",
     "broken_mapping": "activity",
+    "hidden_record": "project",
 }
 
 

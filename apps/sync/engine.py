@@ -7,8 +7,6 @@ queued run of the profile, so a trigger that arrives during a run is handled rig
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -16,11 +14,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.connectors.base import SourceConnector, TargetConnector, TimesheetDraft
+from apps.connectors.base import SourceConnector, TargetConnector
 from apps.connectors.entry import TimeEntry
 from apps.connectors.http import ExternalServiceError
 from apps.core import audit
@@ -30,21 +27,21 @@ from apps.mappings.lookups import ticket_facts
 from apps.mappings.models import MappingProfile
 from apps.mappings.reference import (
     match_users_by_email,
-    record_created,
     refresh_reference,
     remember_agents,
 )
-from apps.sync.conflicts import close_open_conflict, record_conflict
+from apps.sync.applier import Applier
 from apps.sync.locks import profile_lock
-from apps.sync.models import Conflict, Link, Outcome, Run, RunItem, SyncSettings
+from apps.sync.models import Conflict, Link, Outcome, Run, RunItem, SyncSettings, WriteIntent
 from apps.sync.reconcile import Decision, KimaiIndex, LinkState, Reconciler
-from apps.sync.writer import KimaiWriter, WriteResult, timesheet_snapshot
+from apps.sync.writer import KimaiWriter, WriteResult
 
 logger = structlog.get_logger("zks.sync")
 
-PROGRESS_EVERY = 50
 KIMAI_WINDOW_MARGIN = timedelta(days=1)
-REFERENCE_MAX_AGE = timedelta(hours=6)
+# Window and incremental runs with entries read Kimai's records again when older than this: a
+# customer, project or activity hidden in Kimai meanwhile must not be booked on (or re-created).
+REFERENCE_MAX_AGE = timedelta(minutes=15)
 WRITES = (Outcome.CREATE, Outcome.UPDATE, Outcome.DELETE)
 
 
@@ -77,14 +74,29 @@ def execute_run(run_id: int) -> Run | None:
     return run
 
 
-def _fail_interrupted_runs(profile_id: int) -> None:
+def _fail_interrupted_runs(profile_id: int) -> int:
     """Runs marked running while we hold the lock died with their worker."""
-    Run.objects.filter(profile_id=profile_id, status=Run.Status.RUNNING).update(
-        status=Run.Status.FAILED,
+    return Run.objects.filter(profile_id=profile_id, status=Run.Status.RUNNING).update(
+        status=Run.Status.INTERRUPTED,
         finished_at=timezone.now(),
         error="Interrupted: the worker stopped during the run. The next run settles what it "
         "left open (write intents are verified against Kimai before anything is sent again).",
     )
+
+
+def mark_interrupted_runs() -> int:
+    """Mark "interrupted" every run whose worker is gone: a running run holds its profile's
+    advisory lock for as long as its database session lives, so a lock we can take means
+    nobody runs it any more. Called when a worker starts and with every heartbeat."""
+    marked = 0
+    running = Run.objects.filter(status=Run.Status.RUNNING).values_list("profile_id", flat=True)
+    for profile_id in set(running):
+        with profile_lock(profile_id) as acquired:
+            if acquired:
+                marked += _fail_interrupted_runs(profile_id)
+    if marked:
+        logger.warning("runs_interrupted", runs=marked)
+    return marked
 
 
 def _run_claimed(run_id: int) -> None:
@@ -104,11 +116,12 @@ def _run_claimed(run_id: int) -> None:
         log.warning("run_failed", error=error.message)
         return
     except Exception as error:
+        # A crash fails this run alone: the runs queued behind it go on at once.
         _finish(
             run, Run.Status.FAILED, error=f"Internal error: {error.__class__.__name__}: {error}"
         )
         log.exception("run_crashed")
-        raise
+        return
     finally:
         audit.stop_acting(acting)
     log.info("run_finished", **counts)
@@ -127,6 +140,8 @@ class Scope:
     links_in_scope: list[LinkState]
     marked_window: tuple[datetime, datetime] | None
     newest_change: datetime | None = None
+    # Payloads of write intents left open by earlier runs (their timesheets are read too).
+    open_intents: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -157,7 +172,14 @@ class SyncJob:
 
     def _execute(self, source: SourceConnector, target: TargetConnector) -> dict[str, int]:
         scope = self._read_source(source)
-        if not scope.entries and not scope.links_in_scope:
+        if not self.run.dry_run:
+            # Writes an earlier run left uncertain are settled by this one, even an idle one.
+            scope.open_intents = list(
+                WriteIntent.objects.filter(
+                    profile=self.profile, state__in=WriteIntent.OPEN_STATES
+                ).values_list("payload", flat=True)
+            )
+        if not scope.entries and not scope.links_in_scope and not scope.open_intents:
             self._save_counts({}, {}, 0)
             self._advance_watermark(scope)
             _finish(self.run, Run.Status.SUCCEEDED)
@@ -189,8 +211,9 @@ class SyncJob:
             context.default_zone,
         )
         writer = KimaiWriter(self.profile, target, self.run, self.actor)
+        settled: Counter[str] = Counter()
         if not self.run.dry_run:
-            writer.settle_open_intents(index.by_id)
+            settled = writer.settle_open_intents(index.by_id)
             links = {
                 link.source_id: _link_state(link)
                 for link in Link.objects.filter(
@@ -202,6 +225,7 @@ class SyncJob:
             index=index,
             links=links,
             deletion_policy=self.settings.deletion_policy,
+            adopt_tolerance=timedelta(minutes=self.settings.adopt_tolerance_minutes),
             **self._skipped(scope),
             zones=zones,
             default_zone=context.default_zone,
@@ -220,7 +244,10 @@ class SyncJob:
         counts = Counter(item.planned for item in items)
         self._save_counts(dict(counts), _hours(items), len(items))
         self._advance_watermark(scope)
-        _finish(self.run, Run.Status.SUCCEEDED)
+        results = run_results(items, settled)
+        Run.objects.filter(pk=self.run.pk).update(results=results)
+        status = final_status(results, items)
+        _finish(self.run, status, error=not_written(results) if status != "succeeded" else "")
         return dict(counts)
 
     def _skipped(self, scope: Scope) -> dict[str, Any]:
@@ -230,10 +257,8 @@ class SyncJob:
             | Q(kind=Conflict.Kind.SOURCE_DELETED, source_fingerprint=""),
             profile=self.profile, status=Conflict.Status.SKIPPED,
         ).values_list("source_id", "source_fingerprint", "kind")  # fmt: skip
-        refusals = (Conflict.Kind.REJECTED, Conflict.Kind.LOCKED)
         return {
-            "skipped": {sid: fp for sid, fp, _kind in rows if fp},
-            "skipped_writes": {sid for sid, fp, kind in rows if fp and kind in refusals},
+            "skipped": {(sid, fp) for sid, fp, _kind in rows if fp},
             "skipped_deletions": {sid for sid, fp, _kind in rows if not fp},
         }
 
@@ -297,6 +322,9 @@ class SyncJob:
         for entry in scope.entries:
             instants.append(entry.booked_at)
         instants += [link.booked_at for link in scope.links_in_scope]
+        for payload in scope.open_intents:
+            if isinstance(payload, dict) and payload.get("begin"):
+                instants.append(datetime.fromisoformat(payload["begin"]))
         if scope.marked_window:
             instants += list(scope.marked_window)
         if not instants:
@@ -387,45 +415,44 @@ def mapping_context(
     return context
 
 
-def create_planned_project(
-    profile: MappingProfile,
-    target: TargetConnector,
-    plan: TimesheetPlan,
-    actor: str,
-    run_id: int | None,
-    customers_made: dict[tuple[str, str], str],
-) -> str:
-    """Create the project (and customer) a rule wants on first use; returns the project id.
-    ``customers_made`` keeps the customers made so far, so a run creates each one once."""
-    target_conn = profile.target
-    wanted = plan.project_to_create
-    assert wanted is not None
-    customer_id = wanted.customer_id
-    if customer_id is None and plan.customer_to_create is not None:
-        need = plan.customer_to_create
-        ckey = (need.link_scope, need.link_key)
-        if ckey not in customers_made:
-            made = target.create_customer(need.name)
-            record_created(target_conn, need.link_scope, need.link_key, made)
-            audit.record(
-                actor, "kimai.customer.create", "kimai.customer", made.id,
-                after={"name": made.name}, run_id=run_id,
-            )  # fmt: skip
-            customers_made[ckey] = made.id
-        customer_id = customers_made[ckey]
-    if customer_id is None:
-        raise ExternalServiceError(
-            f"no Kimai customer to create project {wanted.name!r} under", permanent=True
+def run_results(items: Iterable[RunItem], settled: Counter[str]) -> dict[str, int]:
+    """What happened to a run's writes, for people and the API."""
+    outcome = Counter(item.result for item in items if item.planned in WRITES)
+    results = {
+        "written": outcome[RunItem.Result.DONE],
+        "refused": outcome[RunItem.Result.REFUSED],
+        "uncertain": outcome[RunItem.Result.UNCERTAIN],
+        "failed": outcome[RunItem.Result.FAILED],
+    }
+    if settled:
+        results["settled_applied"] = settled["applied"]
+        results["settled_not_applied"] = settled["not_applied"]
+    return results
+
+
+def final_status(results: dict[str, int], items: Iterable[RunItem]) -> str:
+    """Succeeded only when every write went through; partial when some did (or entries were
+    adopted); failed when writes went wrong and nothing was done."""
+    wrong = results["refused"] + results["uncertain"] + results["failed"]
+    if not wrong:
+        return Run.Status.SUCCEEDED
+    adopted = any(i.planned == Outcome.ADOPT and i.result == RunItem.Result.DONE for i in items)
+    return Run.Status.PARTIAL if results["written"] or adopted else Run.Status.FAILED
+
+
+def not_written(results: dict[str, int]) -> str:
+    """What went wrong with a run's writes, in words."""
+    parts = []
+    if results["refused"]:
+        parts.append(f"{results['refused']} refused by Kimai (a conflict each says why)")
+    if results["uncertain"]:
+        parts.append(
+            f"{results['uncertain']} uncertain (Kimai did not confirm; the next run looks for "
+            "them in Kimai before anything is sent again)"
         )
-    project = target.create_project(
-        wanted.name, customer_id, global_activities=wanted.global_activities
-    )
-    record_created(target_conn, wanted.link_scope, wanted.link_key, project)
-    audit.record(
-        actor, "kimai.project.create", "kimai.project", project.id,
-        after={"name": project.name, "customer_id": customer_id}, run_id=run_id,
-    )  # fmt: skip
-    return str(project.id)
+    if results["failed"]:
+        parts.append(f"{results['failed']} failed (not written; the next run tries again)")
+    return f"Not everything was written: {'; '.join(parts)}."
 
 
 def _link_state(link: Link) -> LinkState:
@@ -443,223 +470,3 @@ def _hours(items: Iterable[RunItem]) -> dict[str, Any]:
             key = str(item.kimai_user_id) if item.kimai_user_id else "unknown"
             totals[key][item.planned] += max(0, item.duration_seconds)
     return dict(totals)
-
-
-# -- applying decisions -------------------------------------------------------------------------
-class Applier:
-    """Carries out decisions: links and conflicts here, Kimai writes through :class:`KimaiWriter`.
-
-    Writes run on twice ``max_concurrent_requests`` threads (Kimai has no bulk create; the HTTP
-    seam's semaphore still bounds requests in flight); each thread has its own writer and
-    database connection. Inside an outer transaction (tests), threads
-    could not see its rows, so writes then run one by one on this thread.
-    """
-
-    def __init__(
-        self,
-        job: SyncJob,
-        target: TargetConnector,
-        index: KimaiIndex,
-        people: dict[tuple[int, str], int],
-    ) -> None:
-        self.job = job
-        self.target = target
-        self.index = index
-        self.people = people
-        self.open_conflicts = set(
-            Conflict.objects.filter(profile=job.profile, status=Conflict.Status.OPEN).values_list(
-                "source_id", flat=True
-            )
-        )
-        self.projects_made: dict[tuple[str, str], str] = {}
-        self.customers_made: dict[tuple[str, str], str] = {}
-        self.done = 0
-        self.lock = threading.Lock()
-
-    def apply(self, decisions: list[Decision]) -> list[RunItem]:
-        items: list[RunItem] = []
-        writes: list[Decision] = []
-        for decision in decisions:
-            if decision.outcome in WRITES:
-                writes.append(decision)
-            else:
-                items.append(self._without_write(decision))
-                self._progress()
-        self._create_missing_projects(writes)
-        items += self._run_writes(writes)
-        return items
-
-    def _progress(self, n: int = 1) -> None:
-        with self.lock:
-            self.done += n
-            done = self.done
-        if done % PROGRESS_EVERY == 0:
-            Run.objects.filter(pk=self.job.run.pk).update(done=done)
-
-    def _agent_person(self, decision: Decision) -> int | None:
-        entry = decision.entry
-        if entry is None or entry.agent is None:
-            return None
-        return self.people.get((self.job.profile.source_id, entry.agent.id))
-
-    # -- decisions that write nothing to Kimai ------------------------------------------------
-    def _without_write(self, decision: Decision) -> RunItem:
-        job, profile = self.job, self.job.profile
-        if decision.outcome == Outcome.ADOPT and decision.entry is not None:
-            sheet = self.index.by_id[decision.kimai_id]
-            entry = decision.entry
-            with transaction.atomic():
-                Link.objects.update_or_create(
-                    profile=profile, source_id=entry.external_id,
-                    defaults={
-                        "kimai_id": sheet.external_id, "origin": Link.Origin.ADOPTED,
-                        "marker": decision.plan.marker if decision.plan else "",
-                        "ticket_id": entry.ticket.id if entry.ticket else "",
-                        "booked_at": entry.booked_at,
-                        "source_fingerprint": entry.fingerprint,
-                        "target_fingerprint": sheet.fingerprint,
-                        "source_changed_at": entry.changed_at,
-                    },
-                )  # fmt: skip
-                audit.record(
-                    job.actor, "kimai.timesheet.adopt", "kimai.timesheet", sheet.external_id,
-                    after=timesheet_snapshot(sheet) | {"source_id": entry.external_id},
-                    run_id=job.run.pk, ticket=entry.ticket.number or "" if entry.ticket else "",
-                )  # fmt: skip
-                if entry.external_id in self.open_conflicts:
-                    close_open_conflict(profile, entry.external_id, "adopted", job.actor, job.run)
-            return job._item(decision, self.people, RunItem.Result.DONE)
-        if decision.outcome == Outcome.CONFLICT:
-            self._conflict(decision, decision.conflict_kind, decision.reason)
-            return job._item(decision, self.people, RunItem.Result.NOTHING)
-        if decision.outcome == Outcome.IN_SYNC and decision.entry is not None:
-            if decision.refresh_link:
-                Link.objects.filter(profile=profile, source_id=decision.source_id).update(
-                    source_fingerprint=decision.entry.fingerprint,
-                    source_changed_at=decision.entry.changed_at,
-                )
-            if decision.source_id in self.open_conflicts:
-                close_open_conflict(profile, decision.source_id, "in sync", job.actor, job.run)
-        return job._item(decision, self.people, RunItem.Result.NOTHING)
-
-    def _conflict(self, decision: Decision, kind: str, reason: str) -> None:
-        sheet = self.index.by_id.get(decision.kimai_id) if decision.kimai_id else None
-        candidates = [
-            timesheet_snapshot(self.index.by_id[k])
-            for k in decision.candidates
-            if k in self.index.by_id
-        ]
-        record_conflict(
-            self.job.profile, self.job.run, decision.source_id, kind, reason,
-            entry=decision.entry, plan=decision.plan,
-            agent_person_id=self._agent_person(decision),
-            target_snapshot=timesheet_snapshot(sheet) if sheet else None,
-            candidates=candidates, kimai_id=decision.kimai_id,
-        )  # fmt: skip
-
-    # -- projects and customers that rules create on first use ---------------------------------
-    def _create_missing_projects(self, writes: list[Decision]) -> None:
-        for decision in writes:
-            plan = decision.plan
-            if plan is None or plan.project_to_create is None:
-                continue
-            wanted = plan.project_to_create
-            key = (wanted.link_scope, wanted.link_key)
-            if key in self.projects_made:
-                continue
-            try:
-                self.projects_made[key] = self._make_project(plan)
-            except ExternalServiceError as error:
-                logger.warning("project_creation_failed", project=wanted.name, error=error.message)
-
-    def _make_project(self, plan: TimesheetPlan) -> str:
-        return create_planned_project(
-            self.job.profile, self.target, plan, self.job.actor, self.job.run.pk,
-            self.customers_made,
-        )  # fmt: skip
-
-    def _draft(self, decision: Decision) -> TimesheetDraft | None:
-        plan = decision.plan
-        if plan is None:
-            return None
-        if plan.project_to_create is not None:
-            wanted = plan.project_to_create
-            project_id = self.projects_made.get((wanted.link_scope, wanted.link_key))
-            return plan.draft_for_project(project_id) if project_id else None
-        return plan.draft
-
-    # -- writes ------------------------------------------------------------------------------------
-    def _run_writes(self, writes: list[Decision]) -> list[RunItem]:
-        if not writes:
-            return []
-        # Twice as many writers as HTTP slots: while one thread does its database bookkeeping,
-        # another holds the slot, so Kimai always has max_concurrent_requests requests to serve.
-        threads = min(len(writes), 2 * self.target.http.tuning.max_concurrent_requests)
-        if connection.in_atomic_block or threads <= 1:
-            writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)
-            return [self._write(writer, d) for d in writes]
-        work: queue.SimpleQueue[Decision] = queue.SimpleQueue()
-        for decision in writes:
-            work.put(decision)
-        results: list[RunItem] = []
-        errors: list[BaseException] = []
-
-        def worker() -> None:
-            writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)
-            try:
-                while True:
-                    try:
-                        decision = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    item = self._write(writer, decision)
-                    with self.lock:
-                        results.append(item)
-            except BaseException as error:  # surfaced below, never swallowed
-                errors.append(error)
-            finally:
-                close_old_connections()
-                connection.close()
-
-        pool = [threading.Thread(target=worker, name=f"sync-write-{i}") for i in range(threads)]
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join()
-        if errors:
-            raise errors[0]
-        return results
-
-    def _write(self, writer: KimaiWriter, decision: Decision) -> RunItem:
-        job = self.job
-        entry = decision.entry
-        result: WriteResult
-        if decision.outcome == Outcome.DELETE:
-            link = Link.objects.filter(profile=job.profile, source_id=decision.source_id).first()
-            marker = link.marker if link else ""
-            result = writer.delete(
-                decision.source_id,
-                decision.kimai_id,
-                marker,
-                self.index.by_id.get(decision.kimai_id),
-            )
-        else:
-            draft = self._draft(decision)
-            if draft is None or entry is None or decision.plan is None:
-                result = WriteResult(
-                    "", RunItem.Result.FAILED,
-                    error="the Kimai project this entry needs could not be created",
-                )  # fmt: skip
-            elif decision.outcome == Outcome.CREATE:
-                result = writer.create(entry, decision.plan.marker, draft)
-            else:
-                link = Link.objects.get(profile=job.profile, source_id=entry.external_id)
-                result = writer.update(entry, link, draft, self.index.by_id.get(link.kimai_id))
-        if result.conflict_kind:
-            self._conflict(decision, result.conflict_kind, result.error)
-        elif result.result == RunItem.Result.DONE and decision.source_id in self.open_conflicts:
-            close_open_conflict(
-                job.profile, decision.source_id, f"synced ({result.applied})", job.actor, job.run
-            )
-        self._progress()
-        return job._item(decision, self.people, result.result, result)

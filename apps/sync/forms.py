@@ -44,13 +44,17 @@ class SyncSettingsForm(forms.ModelForm):
             "full_reconcile_hour_utc",
             "full_lookback_days",
             "deletion_policy",
+            "adopt_tolerance_minutes",
         ]
         labels = {
-            "schedule_enabled": "Run on a schedule",
+            "schedule_enabled": "Sync on the schedule (off for a new pair until you switch it on)",
             "incremental_every_minutes": "Sync changes every (minutes)",
             "full_reconcile_hour_utc": "Full reconcile every night at (hour, UTC)",
             "full_lookback_days": "Full reconcile looks back (days)",
             "deletion_policy": "When an entry is deleted in Zammad",
+            "adopt_tolerance_minutes": "Adopt a timesheet typed by hand in Kimai when its begin "
+            "and duration are within this many minutes of Zammad's, besides Kimai's rounding "
+            "(2 minutes)",
         }
 
     def clean_incremental_every_minutes(self) -> int:
@@ -63,6 +67,16 @@ class SyncSettingsForm(forms.ModelForm):
         value = int(self.cleaned_data["full_reconcile_hour_utc"])
         if not 0 <= value <= 23:
             raise forms.ValidationError("An hour from 0 to 23.")
+        return value
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["adopt_tolerance_minutes"].required = False  # empty: Kimai's rounding only
+
+    def clean_adopt_tolerance_minutes(self) -> int:
+        value = int(self.cleaned_data["adopt_tolerance_minutes"] or 0)
+        if not 0 <= value <= 240:
+            raise forms.ValidationError("Between 0 and 240 minutes.")
         return value
 
     def clean_full_lookback_days(self) -> int:

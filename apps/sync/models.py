@@ -34,12 +34,16 @@ class SyncSettings(models.Model):
     deletion_policy = models.CharField(
         max_length=10, choices=DeletionPolicy.choices, default=DeletionPolicy.FLAG
     )
-    schedule_enabled = models.BooleanField(default=True)
+    # Off for a new pair: the admin switches it on (Settings, the API, or confirming a plan).
+    schedule_enabled = models.BooleanField(default=False)
     incremental_every_minutes = models.PositiveSmallIntegerField(default=15)
     full_reconcile_hour_utc = models.PositiveSmallIntegerField(default=2)
     full_lookback_days = models.PositiveSmallIntegerField(default=30)
     # Zammad commits and pages out of order (zammad-api.md §5.7): look back this far.
     incremental_overlap_minutes = models.PositiveSmallIntegerField(default=10)
+    # A hand-typed Kimai timesheet whose begin and duration are this much further from the
+    # Zammad entry than Kimai's rounding (2 minutes) is still adopted as the entry.
+    adopt_tolerance_minutes = models.PositiveSmallIntegerField(default=0)
     watermark = models.DateTimeField(null=True, blank=True)
     last_full_reconcile_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -65,7 +69,14 @@ class Run(models.Model):
         QUEUED = "queued", "queued"
         RUNNING = "running", "running"
         SUCCEEDED = "succeeded", "succeeded"
+        # Some writes done, some refused, uncertain or failed.
+        PARTIAL = "partial", "partly done"
+        # Nothing written, and writes were refused, uncertain or failed; or the run crashed.
         FAILED = "failed", "failed"
+        # The worker stopped during the run; the next run settles what it left open.
+        INTERRUPTED = "interrupted", "interrupted"
+
+    FINISHED = (Status.SUCCEEDED, Status.PARTIAL, Status.FAILED, Status.INTERRUPTED)
 
     profile = models.ForeignKey(
         "mappings.MappingProfile", on_delete=models.CASCADE, related_name="runs"
@@ -79,13 +90,16 @@ class Run(models.Model):
     dry_run = models.BooleanField(default=False)
     # Bursts of the same request coalesce into one queued run (unique while queued).
     coalesce_key = models.CharField(max_length=200)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     total = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
+    # What happened to the writes: written, refused, uncertain, failed; and the writes earlier
+    # runs left uncertain that this run settled (settled_applied, settled_not_applied).
+    results = models.JSONField(default=dict, blank=True)
     # Hours to create/update per Kimai user (Person id), for the plan shown before confirming.
     hours = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
@@ -106,7 +120,34 @@ class Run(models.Model):
 
     @property
     def finished(self) -> bool:
-        return self.status in (self.Status.SUCCEEDED, self.Status.FAILED)
+        return self.status in self.FINISHED
+
+    @property
+    def status_css(self) -> str:
+        """The badge colour of the status on every page that shows runs."""
+        if self.status == self.Status.SUCCEEDED:
+            return "ok"
+        if self.status in (self.Status.FAILED, self.Status.INTERRUPTED):
+            return "fail"
+        return "warn"
+
+    @property
+    def results_text(self) -> str:
+        """``"5 written, 1 refused"``: the writes, leaving out what did not happen."""
+        labels = ("written", "refused", "uncertain", "failed")
+        return ", ".join(f"{self.results[k]} {k}" for k in labels if self.results.get(k))
+
+    @property
+    def settled_text(self) -> str:
+        """Writes earlier runs left uncertain that this run looked up in Kimai."""
+        applied = self.results.get("settled_applied", 0)
+        missing = self.results.get("settled_not_applied", 0)
+        if not (applied or missing):
+            return ""
+        return (
+            f"Settled {applied + missing} write(s) an earlier run left uncertain: {applied} had "
+            f"reached Kimai (linked, not sent again), {missing} had not (sent again if still due)."
+        )
 
     @property
     def progress_percent(self) -> int:
@@ -139,9 +180,12 @@ class RunItem(models.Model):
     class Result(models.TextChoices):
         PLANNED = "planned", "planned (dry run)"
         DONE = "done", "done"
-        FAILED = "failed", "failed"
+        FAILED = "failed", "failed: not sent, or not answered; tried again on the next run"
+        REFUSED = "refused", "refused by Kimai: a conflict says why"
         UNCERTAIN = "uncertain", "uncertain: verified on the next run"
         NOTHING = "nothing", "nothing to do"
+
+    NOT_WRITTEN = (Result.FAILED, Result.REFUSED)
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
     source_id = models.CharField(max_length=64)
@@ -230,6 +274,10 @@ class WriteIntent(models.Model):
     kimai_id = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The run that verified an intent left open (uncertain, or pending after a crash).
+    settled_by = models.ForeignKey(
+        Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # What was sent (ids, times, description: no names) and the source fingerprint it came from,
     # so an uncertain write can be verified against Kimai later.
     payload = models.JSONField(default=dict, blank=True)
@@ -260,11 +308,12 @@ class Conflict(models.Model):
         BROKEN_RULE = "broken_rule", "rule points at a missing project or activity"
         INVALID_ACTIVITY = "invalid_activity", "activity not allowed on the project"
         AMBIGUOUS_MATCH = "ambiguous_match", "several Kimai timesheets could be this entry"
-        DURATION_MISMATCH = "duration_mismatch", "a Kimai timesheet with another duration"
+        DURATION_MISMATCH = "duration_mismatch", "a Kimai timesheet with another begin or duration"
         CHANGED_IN_KIMAI = "changed_in_kimai", "edited in Kimai and in Zammad"
         SOURCE_DELETED = "source_deleted", "deleted in Zammad"
         REJECTED = "rejected", "refused by Kimai"
         LOCKED = "locked", "locked in Kimai"
+        HIDDEN_IN_KIMAI = "hidden_in_kimai", "hidden in Kimai"
 
     class Status(models.TextChoices):
         OPEN = "open", "open"

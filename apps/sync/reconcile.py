@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apps.connectors.base import TimesheetDraft
@@ -30,8 +30,15 @@ PROBLEM_TO_CONFLICT = {
     "broken_rule": Conflict.Kind.BROKEN_RULE,
     "broken_mapping": Conflict.Kind.BROKEN_RULE,
     "invalid_activity": Conflict.Kind.INVALID_ACTIVITY,
+    "hidden_record": Conflict.Kind.HIDDEN_IN_KIMAI,
 }
 TICKET_NUMBER = re.compile(r"(?<![\w-])#?(\d{3,})(?![\w-])")
+# A hand-typed copy in Kimai differs from the plan by Kimai's rounding (a typed begin floored and
+# end ceiled to the minute, kimai-api.md §6 "Rounding") and ours (Zammad's instant has seconds):
+# begin and duration within this much are the same work, before the admin's own tolerance.
+KIMAI_ROUNDING = timedelta(minutes=2)
+# What a skip holds back until the entry changes in Zammad: anything that would write or link.
+HELD_BY_SKIP = (Outcome.CREATE, Outcome.UPDATE, Outcome.ADOPT, Outcome.CONFLICT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,9 +105,9 @@ class KimaiIndex:
 
 def draft_matches(draft: TimesheetDraft, sheet: TimeEntry) -> bool:
     """Whether writing ``draft`` would change nothing that matters on ``sheet``."""
-    begin = sheet.begin or sheet.booked_at
+    begin = (sheet.begin or sheet.booked_at).astimezone(UTC)
     return (
-        abs((begin - draft.begin).total_seconds()) < 60
+        abs((begin - draft.begin.astimezone(UTC)).total_seconds()) < 60
         and abs(sheet.duration_seconds - draft.duration_seconds) < 60
         and (sheet.project.id if sheet.project else None) == draft.project_id
         and (sheet.activity.id if sheet.activity else None) == draft.activity_id
@@ -117,11 +124,12 @@ class Reconciler:
     index: KimaiIndex
     links: dict[str, LinkState]
     deletion_policy: str = SyncSettings.DeletionPolicy.FLAG
-    skipped: dict[str, str] = field(default_factory=dict)  # source id → fingerprint skipped
-    # Skipped refusals (Kimai refused the write): a write would only be refused again.
-    skipped_writes: set[str] = field(default_factory=set)
+    # (source id, fingerprint) of skipped conflicts: the entry is left alone while it is so.
+    skipped: set[tuple[str, str]] = field(default_factory=set)
     # Skipped "deleted in Zammad" conflicts: the person keeps the Kimai timesheet.
     skipped_deletions: set[str] = field(default_factory=set)
+    # How much further apart than Kimai's rounding a hand-typed copy may be to be adopted.
+    adopt_tolerance: timedelta = timedelta(0)
     zones: Mapping[str, ZoneInfo] = field(default_factory=dict)
     default_zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
     claimed: set[str] = field(default_factory=set)  # Kimai ids adopted in this pass
@@ -132,13 +140,10 @@ class Reconciler:
             decision = self._linked(entry, plan, link)
         else:
             decision = self._unlinked(entry, plan)
-        writes_skipped = (
-            decision.outcome in (Outcome.CREATE, Outcome.UPDATE)
-            and entry.external_id in self.skipped_writes
-        )
-        if (decision.outcome == Outcome.CONFLICT or writes_skipped) and self.skipped.get(
-            entry.external_id
-        ) == entry.fingerprint:
+        # A skip holds, whatever decided the entry now (a new mapping, a rule, a re-check), until
+        # the entry itself changes in Zammad.
+        held = (entry.external_id, entry.fingerprint) in self.skipped
+        if held and decision.outcome in HELD_BY_SKIP:
             return Decision(
                 entry.external_id, Outcome.SKIP,
                 "a person skipped this conflict; it comes back only if the entry changes",
@@ -233,21 +238,21 @@ class Reconciler:
             for k in self.index.unmarked.get((str(user), number, day), [])
             if k not in self.claimed and k in self.index.by_id
         ]
-        exact = [
-            k
-            for k in candidates
-            if _same_minute(self.index.by_id[k], begin)
-            and abs(self.index.by_id[k].duration_seconds - int(duration or 0)) < 60
-        ]
-        if len(exact) == 1:
-            self.claimed.add(exact[0])
+        slack = KIMAI_ROUNDING + self.adopt_tolerance
+        planned = int(duration or 0)
+        distance = {k: _distance(self.index.by_id[k], begin, planned) for k in candidates}
+        close = sorted((k for k in candidates if distance[k] <= slack), key=distance.__getitem__)
+        if len(close) == 1 or (len(close) > 1 and distance[close[0]] < distance[close[1]]):
+            chosen = close[0]
+            self.claimed.add(chosen)
             return Decision(
                 sid, Outcome.ADOPT,
-                f"Kimai timesheet #{exact[0]} matches user, ticket #{number}, start and duration",
-                entry, plan, exact[0],
+                f"Kimai timesheet #{chosen} (typed by hand) matches user, ticket #{number} and "
+                f"day, and its begin and duration are within {_tolerance(slack)} of Zammad's",
+                entry, plan, chosen,
             )  # fmt: skip
-        if len(exact) > 1 or (not exact and len(candidates) > 1):
-            pool = exact or candidates
+        if len(close) > 1 or (not close and len(candidates) > 1):
+            pool = close or candidates
             ids = ", ".join(f"#{k}" for k in pool)
             return Decision(
                 sid, Outcome.CONFLICT,
@@ -257,11 +262,15 @@ class Reconciler:
             )  # fmt: skip
         if len(candidates) == 1:
             other = self.index.by_id[candidates[0]]
+            theirs = (other.begin or other.booked_at).astimezone(zone)
+            ours = begin.astimezone(zone)
             return Decision(
                 sid, Outcome.CONFLICT,
                 f"Kimai timesheet #{candidates[0]} of the same user for ticket #{number} on {day} "
-                f"has {_minutes(other.duration_seconds)}, Zammad says "
-                f"{_minutes(int(duration or 0))}: update it, link it as it is, or create another.",
+                f"begins {theirs:%H:%M} and lasts {_minutes(other.duration_seconds)}; the entry in "
+                f"Zammad begins {ours:%H:%M} and lasts {_minutes(planned)}. That is further apart "
+                f"than {_tolerance(slack)} (the rounding of Kimai plus the adoption tolerance in "
+                "the settings): update it, link it as it is, or create another.",
                 entry, plan, candidates[0], Conflict.Kind.DURATION_MISMATCH, tuple(candidates),
             )  # fmt: skip
         return Decision(sid, Outcome.CREATE, "new in Zammad", entry, plan)
@@ -330,9 +339,17 @@ class Reconciler:
         )  # fmt: skip
 
 
-def _same_minute(sheet: TimeEntry, begin: datetime) -> bool:
-    sheet_begin = sheet.begin or sheet.booked_at
-    return abs(sheet_begin - begin) < timedelta(minutes=1)
+def _distance(sheet: TimeEntry, begin: datetime, duration_seconds: int) -> timedelta:
+    """How far a timesheet is from the planned one: the larger gap of begin and duration
+    (instants compared in UTC: wall clocks repeat an hour in autumn)."""
+    sheet_begin = (sheet.begin or sheet.booked_at).astimezone(UTC)
+    begins = abs(sheet_begin - begin.astimezone(UTC))
+    durations = timedelta(seconds=abs(sheet.duration_seconds - duration_seconds))
+    return max(begins, durations)
+
+
+def _tolerance(slack: timedelta) -> str:
+    return f"{int(slack.total_seconds() // 60)} minutes"
 
 
 def _minutes(seconds: int) -> str:

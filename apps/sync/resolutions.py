@@ -38,8 +38,9 @@ from apps.core import audit
 from apps.mappings.engine import MappingContext, TimesheetPlan, marker_for, plan_timesheet
 from apps.mappings.lookups import ticket_facts
 from apps.mappings.models import MappingProfile
+from apps.sync.applier import create_planned_project
 from apps.sync.conflicts import plan_snapshot
-from apps.sync.engine import create_planned_project, mapping_context
+from apps.sync.engine import mapping_context
 from apps.sync.locks import profile_lock
 from apps.sync.models import Conflict, Link, Run, RunItem, WriteIntent
 from apps.sync.services import enqueue_run, request_run
@@ -265,6 +266,8 @@ def kind_hint(conflict: Conflict) -> str:
         K.NO_MATCHING_RULE: "Add or change a rule on the Mappings page, then check again.",
         K.BROKEN_RULE: "Fix the rule on the Mappings page, then check again.",
         K.INVALID_ACTIVITY: "Choose an activity Kimai allows on the project, then check again.",
+        K.HIDDEN_IN_KIMAI: "Make the record visible in Kimai (or choose another one in the rule "
+        "or mapping), then check again: the sync never creates a second one of the same name.",
         K.LOCKED: "Kimai locks exported timesheets and lockdown periods: unlock it in Kimai, "
         "then try again.",
     }
@@ -701,7 +704,7 @@ def _create(conflict: Conflict, params: ResolutionParams, actor: str, sides: Sid
         link.delete()
     result = writer.create(entry, plan.marker, draft)
     sides.forget_kimai()
-    if stale is not None and result.result == RunItem.Result.FAILED:
+    if stale is not None and result.result in RunItem.NOT_WRITTEN:
         Link.objects.create(profile_id=conflict.profile_id, **stale)
     return _settled(conflict, Action.CREATE, result, actor, "Created Kimai timesheet #{kimai_id}.")
 
@@ -761,7 +764,7 @@ def _update(conflict: Conflict, params: ResolutionParams, actor: str, sides: Sid
     writer = KimaiWriter(conflict.profile, sides.target, None, actor)
     result = writer.update(entry, link, draft, sheet)
     sides.forget_kimai()
-    if made_link and result.result == RunItem.Result.FAILED:
+    if made_link and result.result in RunItem.NOT_WRITTEN:
         link.delete()
     return _settled(conflict, Action.UPDATE, result, actor, "Updated Kimai timesheet #{kimai_id}.")
 

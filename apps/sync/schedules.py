@@ -1,4 +1,10 @@
-"""The django-q2 schedules that follow each profile's sync settings."""
+"""The django-q2 schedules that follow each profile's sync settings.
+
+A new Zammad → Kimai pair starts with its schedule **off**: nothing is written to Kimai on its own
+while the admin is still adding rules. The admin switches it on on the Settings page, through
+``PATCH /api/v1/sync/settings``, or when confirming a planned sync. :func:`schedule_enabled` is
+the one question other parts (the dashboard, a setup checklist) ask.
+"""
 
 from __future__ import annotations
 
@@ -49,9 +55,29 @@ def next_at_hour(hour: int, now: datetime | None = None) -> datetime:
     return candidate if candidate > now else candidate + timedelta(days=1)
 
 
-def ensure_default_schedule(profile_id: int) -> None:
-    """A new Zammad → Kimai pair syncs on the default schedule until someone changes it."""
-    sync_settings, created = SyncSettings.objects.get_or_create(profile_id=profile_id)
-    missing = not Schedule.objects.filter(name__in=schedule_names(profile_id)).exists()
-    if sync_settings.schedule_enabled and (created or missing):
+def schedule_enabled(profile_id: int) -> bool:
+    """Whether the pair syncs on its schedule (False until the admin switches it on)."""
+    return SyncSettings.objects.filter(profile_id=profile_id, schedule_enabled=True).exists()
+
+
+def switch_schedule_on(profile_id: int) -> SyncSettings:
+    """The admin's "sync on the schedule from now on"; the change is audited like any save."""
+    sync_settings, _ = SyncSettings.objects.get_or_create(profile_id=profile_id)
+    if not sync_settings.schedule_enabled:
+        sync_settings.schedule_enabled = True
+        sync_settings.save()
+    apply_schedule(sync_settings)
+    return sync_settings
+
+
+def restore_schedules() -> int:
+    """Make the django-q2 schedules match the settings (after migrating, e.g. a restored
+    database): the pairs switched on get theirs, the others and gone pairs none. Returns how
+    many pairs are on."""
+    wanted: set[str] = set()
+    for sync_settings in SyncSettings.objects.all():
         apply_schedule(sync_settings)
+        if sync_settings.schedule_enabled:
+            wanted.update(schedule_names(sync_settings.profile_id))
+    Schedule.objects.filter(name__startswith="zks-").exclude(name__in=wanted).delete()
+    return len(wanted) // 2

@@ -55,6 +55,13 @@ def request_run(
             raise RunRequestInvalid("the window's start must be before its end")
     if scope == Run.Scope.TICKET and not ticket_id.strip():
         raise RunRequestInvalid("a ticket run needs the Zammad ticket id")
+    if scope == Run.Scope.TICKET and not (
+        ticket_id.strip().isascii() and ticket_id.strip().isdigit()
+    ):
+        raise RunRequestInvalid(
+            f"the Zammad ticket id is a whole number (the id, not the ticket number with #), "
+            f"not {ticket_id.strip()[:40]!r}"
+        )
     key = coalesce_key(scope, dry_run, start, end, ticket_id)
     with transaction.atomic():
         try:

@@ -18,10 +18,21 @@ def execute_run(run_id: int) -> str:
     return f"run {run_id}: {run.status if run else 'gone'}"
 
 
-def scheduled_incremental(profile_id: int) -> str:
-    profile = MappingProfile.objects.filter(pk=profile_id).first()
+def _scheduled_profile(profile_id: int) -> tuple[MappingProfile | None, str]:
+    profile = (
+        MappingProfile.objects.filter(pk=profile_id).select_related("source", "target").first()
+    )
     if profile is None:
-        return f"profile {profile_id} is gone"
+        return None, f"profile {profile_id} is gone"
+    if not (profile.source.enabled and profile.target.enabled):
+        return None, f"profile {profile_id}: a connection is disabled, nothing queued"
+    return profile, ""
+
+
+def scheduled_incremental(profile_id: int) -> str:
+    profile, why = _scheduled_profile(profile_id)
+    if profile is None:
+        return why
     run, created = request_run(
         profile, scope=Run.Scope.INCREMENTAL, trigger=Run.Trigger.SCHEDULE, actor=SCHEDULE
     )
@@ -29,9 +40,9 @@ def scheduled_incremental(profile_id: int) -> str:
 
 
 def scheduled_full(profile_id: int) -> str:
-    profile = MappingProfile.objects.filter(pk=profile_id).first()
+    profile, why = _scheduled_profile(profile_id)
     if profile is None:
-        return f"profile {profile_id} is gone"
+        return why
     days = engine.settings_of(profile).full_lookback_days
     end = timezone.now().replace(minute=0, second=0, microsecond=0)
     run, created = request_run(

@@ -4,6 +4,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.core.paginator import Paginator
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -15,8 +16,8 @@ from apps.gdpr.models import Person
 from apps.mappings.services import NotConfigured, current_pair, profile_for
 from apps.sync.engine import settings_of
 from apps.sync.forms import SyncNowForm, SyncSettingsForm
-from apps.sync.models import Run, RunItem
-from apps.sync.schedules import apply_schedule
+from apps.sync.models import Run, RunItem, WriteIntent
+from apps.sync.schedules import apply_schedule, schedule_enabled, switch_schedule_on
 from apps.sync.services import RunRequestInvalid, request_run
 from apps.ui.http import HtmxHttpRequest
 
@@ -68,6 +69,22 @@ def _hours_rows(run: Run) -> list[dict[str, Any]]:
     return rows
 
 
+def _settled_later(run: Run) -> list[dict[str, Any]]:
+    """Writes this run left uncertain that later runs looked up in Kimai, per settling run."""
+    rows = (
+        WriteIntent.objects.filter(run=run, settled_by__isnull=False)
+        .values("settled_by_id", "state")
+        .annotate(n=Count("id"))
+        .order_by("settled_by_id")
+    )
+    by_run: dict[int, dict[str, Any]] = {}
+    for row in rows:
+        entry = by_run.setdefault(row["settled_by_id"], {"run": row["settled_by_id"]})
+        key = "applied" if row["state"] == WriteIntent.State.DONE else "not_applied"
+        entry[key] = entry.get(key, 0) + row["n"]
+    return list(by_run.values())
+
+
 @require_GET
 def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     run = get_object_or_404(Run.objects.select_related("profile__target"), pk=run_id)
@@ -82,6 +99,8 @@ def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
         "items": items,
         "hours": _hours_rows(run),
         "kimai_url": run.profile.target.base_url,
+        "schedule_off": run.dry_run and not schedule_enabled(run.profile_id),
+        "settled_later": _settled_later(run),
     }
     return render(request, "sync/run.html", context)
 
@@ -95,6 +114,9 @@ def run_confirm(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
         actor=audit.actor_of_request(request), start=planned.window_start,
         end=planned.window_end, ticket_id=planned.ticket_id,
     )  # fmt: skip
+    if request.POST.get("schedule") == "on":
+        switch_schedule_on(planned.profile_id)
+        messages.success(request, "The schedule is on: changes sync on their own from now on.")
     messages.success(request, f"Syncing {run.describe_scope()}.")
     return redirect("sync:run", run_id=run.pk)
 

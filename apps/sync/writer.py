@@ -15,6 +15,7 @@ At most one open intent per entry (a partial unique index) makes a second writer
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,7 +143,9 @@ class KimaiWriter:
                 if error.permanent:
                     message, kind = _refusal(error)
                     self._settle(intent, WriteIntent.State.FAILED, error=message)
-                    return WriteResult("", RunItem.Result.FAILED, error=message, conflict_kind=kind)
+                    return WriteResult(
+                        "", RunItem.Result.REFUSED, error=message, conflict_kind=kind
+                    )
                 # Not sent, or refused before anything was written (connect error, 503, 429
                 # after the retry budget): nothing to verify; the next run tries again.
                 self._settle(intent, WriteIntent.State.ABANDONED, error=error.message)
@@ -211,7 +214,7 @@ class KimaiWriter:
                     message, kind = _refusal(error)
                     self._settle(intent, WriteIntent.State.FAILED, error=message)
                     return WriteResult(
-                        "", RunItem.Result.FAILED, link.kimai_id, message, conflict_kind=kind
+                        "", RunItem.Result.REFUSED, link.kimai_id, message, conflict_kind=kind
                     )
                 self._settle(intent, WriteIntent.State.ABANDONED, error=error.message)
                 return WriteResult("", RunItem.Result.FAILED, link.kimai_id, error.message)
@@ -247,7 +250,7 @@ class KimaiWriter:
             if error.permanent:
                 message, kind = _refusal(error)
                 self._settle(intent, WriteIntent.State.FAILED, error=message)
-                return WriteResult("", RunItem.Result.FAILED, kimai_id, message, kind)
+                return WriteResult("", RunItem.Result.REFUSED, kimai_id, message, kind)
             state = WriteIntent.State.UNCERTAIN if error.uncertain else WriteIntent.State.ABANDONED
             self._settle(intent, state, error=error.message)
             result = RunItem.Result.UNCERTAIN if error.uncertain else RunItem.Result.FAILED
@@ -263,18 +266,26 @@ class KimaiWriter:
         return WriteResult(Outcome.DELETE, RunItem.Result.DONE, kimai_id)
 
     # -- settling what a crash or an outage left open ------------------------------------------
-    def settle_open_intents(self, sheets: dict[str, TimeEntry] | None = None) -> int:
-        """Decide every open intent of the profile by looking at Kimai. Returns how many."""
-        settled = 0
+    def settle_open_intents(self, sheets: dict[str, TimeEntry] | None = None) -> Counter[str]:
+        """Decide every open intent of the profile by looking at Kimai. Returns how many were
+        found applied ("applied") and not ("not_applied"); each settled intent remembers this
+        run as ``settled_by``, so the run that left it open can say how it ended."""
+        settled: Counter[str] = Counter()
         for intent in WriteIntent.objects.filter(
             profile=self.profile, state__in=WriteIntent.OPEN_STATES
         ):
             if intent.operation == WriteIntent.Operation.CREATE:
-                settled += self._settle_create(intent)
+                done = self._settle_create(intent)
             elif intent.operation == WriteIntent.Operation.UPDATE:
-                settled += self._settle_update(intent, sheets)
+                done = self._settle_update(intent, sheets)
             else:
-                settled += self._settle_delete(intent)
+                done = self._settle_delete(intent)
+            if not done:
+                continue
+            state = WriteIntent.objects.filter(pk=intent.pk).values_list("state", flat=True)[0]
+            settled["applied" if state == WriteIntent.State.DONE else "not_applied"] += 1
+            if self.run is not None:
+                WriteIntent.objects.filter(pk=intent.pk).update(settled_by=self.run)
         return settled
 
     def _settle_create(self, intent: WriteIntent) -> int:

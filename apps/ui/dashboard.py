@@ -18,6 +18,7 @@ from django_q.models import Schedule
 
 from apps.connectors.models import Connection, WebhookDelivery
 from apps.core.models import AuditEvent
+from apps.mappings.models import MappingProfile
 from apps.sync.models import Conflict, Run
 
 CHART_DAYS = 30
@@ -122,11 +123,22 @@ def sync_overview() -> dict[str, Any]:
     last_finished = (
         latest
         if latest is None or latest.finished
-        else Run.objects.filter(dry_run=False, status__in=["succeeded", "failed"]).first()
+        else Run.objects.filter(dry_run=False, status__in=Run.FINISHED).first()
     )
     schedules = Schedule.objects.filter(name__startswith="zks-").order_by("next_run")
     next_runs = [(s.next_run, _describe_schedule(s)) for s in schedules]
-    return {"latest_run": latest, "last_finished": last_finished, "next_runs": next_runs}
+    # Pairs whose schedule is off (every new one, until the admin switches it on).
+    schedule_off = list(
+        MappingProfile.objects.exclude(sync_settings__schedule_enabled=True).select_related(
+            "source", "target"
+        )
+    )
+    return {
+        "latest_run": latest,
+        "last_finished": last_finished,
+        "next_runs": next_runs,
+        "schedule_off": schedule_off,
+    }
 
 
 def open_conflicts() -> dict[str, Any]:

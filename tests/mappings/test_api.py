@@ -60,7 +60,10 @@ def test_it_lists_the_rules_in_order_with_what_is_wrong_with_them(
     assert [r["name"] for r in body] == ["Old", "Initech"]
     assert body[0]["findings"] == [{
         "kind": "broken",
-        "message": "Kimai project “Old project” is hidden; Kimai books nothing on hidden projects.",
+        "message": "Kimai project “Old project” is hidden; Kimai books nothing on hidden projects. "
+        "The sync does not create a second one of the same name: in Kimai, open Projects, edit "
+        "“Old project” and tick “Visible” (then check again), or choose another one in the rule "
+        "or the mapping.",
     }]  # fmt: skip
     assert body[1]["findings"] == [{
         "kind": "unreachable",
@@ -238,7 +241,9 @@ def test_setting_activities_is_all_or_nothing(api_client: Client, profile: Mappi
     ]})  # fmt: skip
     assert status == 422
     assert body["errors"] == {"kimai_activity": [
-        "Kimai activity “Retired” is hidden; Kimai books nothing on it."
+        "Kimai activity “Retired” is hidden; Kimai books nothing on it. The sync does not create "
+        "a second one of the same name: in Kimai, open Activities, edit “Retired” and tick "
+        "“Visible” (then check again), or choose another one in the rule or the mapping."
     ]}  # fmt: skip
     assert not ActivityMapping.objects.exists()
 

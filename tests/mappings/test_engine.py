@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from apps.connectors.base import ReferenceData, ReferenceUser
+from apps.connectors.base import ReferenceCustomer, ReferenceData, ReferenceProject, ReferenceUser
 from apps.connectors.entry import ActivityRef, AgentRef, OrganizationRef, TicketRef
 from apps.mappings.catalog import Catalog
 from apps.mappings.engine import (
@@ -250,21 +250,54 @@ def test_a_new_project_cannot_take_an_activity_of_another_project() -> None:
 
 # -- broken rules and Kimai's activity rule -------------------------------------------------------
 @pytest.mark.parametrize(
-    ("rule", "words"),
+    ("rule", "kind", "words"),
     [
-        ({"project_id": "5"}, "Kimai project “Old project” is hidden"),
-        ({"project_id": "77"}, "Kimai project #77 no longer exists"),
-        ({"project_id": "1", "activity_id": "7"}, "Kimai activity “Retired” is hidden"),
-        ({"project_mode": "per_ticket", "customer_id": "5"}, "Kimai customer “Gone Ltd” is hidden"),
+        ({"project_id": "5"}, "hidden_record", "Kimai project “Old project” is hidden"),
+        ({"project_id": "77"}, "broken_rule", "Kimai project #77 no longer exists"),
+        ({"project_id": "1", "activity_id": "7"}, "hidden_record",
+         "Kimai activity “Retired” is hidden"),
+        ({"project_mode": "per_ticket", "customer_id": "5"}, "hidden_record",
+         "Kimai customer “Gone Ltd” is hidden"),
     ],
 )  # fmt: skip
-def test_a_rule_pointing_at_a_deleted_or_hidden_record_is_broken(
-    rule: dict[str, Any], words: str
+def test_a_rule_pointing_at_a_deleted_or_hidden_record_is_a_problem(
+    rule: dict[str, Any], kind: str, words: str
 ) -> None:
     plan = plan_timesheet(entry(), context(rule))
     assert plan.draft is None
-    assert "broken_rule" in kinds(plan)
+    assert kind in kinds(plan)
     assert any(words in p.message for p in plan.problems)
+
+
+def test_a_hidden_customer_named_like_the_organization_is_never_created_twice() -> None:
+    hidden = ReferenceCustomer("9", "Umbrella Health", visible=False)
+    reference = dataclasses.replace(REFERENCE, customers=(*CUSTOMERS, hidden))
+    rule = {"project_mode": "per_organization", "activity_id": "1"}
+    plan = plan_timesheet(entry(organization=UMBRELLA), context(rule, reference=reference))
+    assert (plan.customer_to_create, plan.project_to_create, plan.draft) == (None, None, None)
+    assert kinds(plan) == ["hidden_record"]
+    message = plan.problems[0].message
+    assert "Kimai customer “Umbrella Health” (#9), which is hidden in Kimai" in message
+    assert "open Customers, edit “Umbrella Health” and tick “Visible”" in message
+
+
+def test_a_hidden_project_named_like_the_one_to_make_is_never_created_twice() -> None:
+    hidden = ReferenceProject("9", "Initech support", "3", visible=False)
+    reference = dataclasses.replace(REFERENCE, projects=(*PROJECTS, hidden))
+    rule = {"project_mode": "per_organization", "project_name_template": "{organization} support",
+            "activity_id": "5"}  # fmt: skip
+    plan = plan_timesheet(entry(organization=INITECH), context(rule, reference=reference))
+    assert plan.project_to_create is None
+    assert kinds(plan) == ["hidden_record"]
+    assert "Kimai has “Initech support” for organization “Initech” (project #9)" in (
+        plan.problems[0].message
+    )
+
+
+def test_a_hidden_activity_of_the_types_name_is_pointed_out() -> None:
+    plan = plan_timesheet(entry(activity=ActivityRef("8", "Retired")), context(CATCH_ALL))
+    assert kinds(plan) == ["hidden_record"]
+    assert "“Retired” (#7), is hidden in Kimai" in plan.problems[0].message
 
 
 def test_a_global_activity_on_a_project_without_global_activities_is_explained() -> None:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 from django.test import Client
 
 from apps.mappings.models import MappingProfile
+from tests.support.api import call_json
 
 pytestmark = pytest.mark.django_db
 
 
 def call(client: Client, method: str, body: Any = None) -> tuple[int, Any]:
-    response = client.generic(
-        method, "/api/v1/mappings/settings", json.dumps(body) if body is not None else "",
-        content_type="application/json",
-    )  # fmt: skip
-    return response.status_code, response.json()
+    return call_json(client, method, "/api/v1/mappings/settings", body)
 
 
 def test_it_reads_the_time_rules(api_client: Client, profile: MappingProfile) -> None:

@@ -4,7 +4,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.sync.world import World, demo_world
+from tests.doubles.dataset import demo_dataset
+from tests.sync.world import NOW, World, demo_world
 
 
 @pytest.fixture
@@ -17,4 +18,14 @@ def world(db: None) -> Iterator[World]:
 def tx_world(transactional_db: None) -> Iterator[World]:
     """The same world with real commits, for threads and processes."""
     with demo_world(weeks=1) as built:
+        yield built
+
+
+@pytest.fixture
+def empty_world(db: None) -> Iterator[World]:
+    """The demo pair without bookings: each test books exactly what it is about."""
+    dataset = demo_dataset(weeks=1, now=NOW)
+    dataset.entries = []
+    dataset.kimai_manual_timesheets = []
+    with demo_world(dataset=dataset) as built:
         yield built

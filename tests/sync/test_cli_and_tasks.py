@@ -8,6 +8,7 @@ from django_q.models import OrmQ
 
 from apps.sync import tasks
 from apps.sync.models import Run
+from apps.sync.schedules import switch_schedule_on
 from tests.sync.world import World
 
 
@@ -64,9 +65,10 @@ def test_the_run_task_takes_an_id_and_runs_it(world: World) -> None:
 
 
 @pytest.mark.django_db
-def test_a_new_pair_syncs_on_the_default_schedule(world: World) -> None:
+def test_a_switched_on_pair_syncs_on_the_default_schedule(world: World) -> None:
     from django_q.models import Schedule
 
+    switch_schedule_on(world.profile.pk)
     schedules = {s.name: s for s in Schedule.objects.all()}
     incremental = schedules[f"zks-incremental-{world.profile.pk}"]
     nightly = schedules[f"zks-full-{world.profile.pk}"]

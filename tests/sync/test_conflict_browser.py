@@ -36,13 +36,15 @@ def test_the_admin_reviews_a_conflict_resolves_it_and_finds_the_write_and_the_ev
     page = logged_in_page
     conflict = Conflict.objects.get(kind=Conflict.Kind.DURATION_MISMATCH)
     page.click("nav.mainnav >> text=Conflicts")
-    expect(page.locator(".kind-counts")).to_contain_text("a Kimai timesheet with another duration")
-    page.click(".kind-counts >> text=a Kimai timesheet with another duration")
+    expect(page.locator(".kind-counts")).to_contain_text(
+        "a Kimai timesheet with another begin or duration"
+    )
+    page.click(".kind-counts >> text=a Kimai timesheet with another begin or duration")
     expect(page.locator(".conflict-card")).to_have_count(1)
     _shot(page, "list")
     page.click(".conflict-card >> text=Review and decide")
     expect(page.locator("h1")).to_have_text(
-        f"Conflict {conflict.pk}: a Kimai timesheet with another duration"
+        f"Conflict {conflict.pk}: a Kimai timesheet with another begin or duration"
     )
     differing = page.locator("table.compare tr.diff th")
     expect(differing.first).to_contain_text("End")

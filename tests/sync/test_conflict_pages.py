@@ -38,7 +38,7 @@ def test_it_counts_open_conflicts_per_kind(admin_client: Client, world: World) -
     unmapped = Conflict.objects.filter(kind=Conflict.Kind.UNMAPPED_USER).count()
     assert f"<strong>{unmapped}</strong> agent without Kimai user" in html
     assert f"<strong>{Conflict.objects.count()}</strong> open" in html
-    assert "<strong>1</strong> a Kimai timesheet with another duration" in html
+    assert "<strong>1</strong> a Kimai timesheet with another begin or duration" in html
 
 
 @pytest.mark.django_db

@@ -219,6 +219,6 @@ def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
     final = world.run()
     assert final.status == Run.Status.SUCCEEDED, final.error
     _assert_one_timesheet_per_entry(world)
-    interrupted = Run.objects.filter(status=Run.Status.FAILED, error__startswith="Interrupted")
+    interrupted = Run.objects.filter(status=Run.Status.INTERRUPTED, error__startswith="Interrupted")
     assert interrupted.count() == 2
     assert sys.platform.startswith("linux")

@@ -6,6 +6,7 @@ from django_q.models import Schedule
 
 from apps.core.models import AuditEvent
 from apps.sync.models import Run, SyncSettings
+from apps.sync.schedules import switch_schedule_on
 from tests.sync.world import World
 
 
@@ -102,6 +103,7 @@ def test_switching_the_schedule_off_removes_it(admin_client: Client, world: Worl
 
 @pytest.mark.django_db
 def test_bad_schedule_values_are_explained(admin_client: Client, world: World) -> None:
+    switch_schedule_on(world.profile.pk)
     response = admin_client.post(
         "/sync/settings/",
         {"incremental_every_minutes": "0", "full_reconcile_hour_utc": "25",

@@ -3,7 +3,6 @@ hour, midnight, and never in the future; synced against both doubles."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -12,22 +11,11 @@ import pytest
 import time_machine
 
 from apps.sync.models import Link, Run, RunItem
-from tests.doubles.dataset import demo_dataset
 from tests.doubles.kimai import Timesheet
-from tests.sync.world import NOW, World, demo_world
+from tests.sync.world import World
 
 EMMA, LIAM = 4, 5  # Europe/Berlin and America/New_York in the demo cast
 SUPPORT = 1  # Zammad activity type mapped to Kimai's "Support"
-
-
-@pytest.fixture
-def empty_world(db: None) -> Iterator[World]:
-    """The demo pair without bookings: each test books exactly what it is about."""
-    dataset = demo_dataset(weeks=1, now=NOW)
-    dataset.entries = []
-    dataset.kimai_manual_timesheets = []
-    with demo_world(dataset=dataset) as built:
-        yield built
 
 
 def book(world: World, agent: int, at: datetime, minutes: int) -> str:

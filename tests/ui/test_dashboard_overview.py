@@ -51,8 +51,8 @@ def test_it_shows_the_last_run_and_the_next_scheduled_ones(
         created_at=NOW - timedelta(minutes=5), finished_at=NOW - timedelta(minutes=4),
     )  # fmt: skip
     settings, _ = SyncSettings.objects.update_or_create(
-        profile=pair, defaults={"incremental_every_minutes": 15}
-    )  # a new pair has its default schedule already; make sure of the figures
+        profile=pair, defaults={"incremental_every_minutes": 15, "schedule_enabled": True}
+    )
     apply_schedule(settings)
     html = admin_client.get("/").content.decode()
     assert "3 create, 1 conflict" in html

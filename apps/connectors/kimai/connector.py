@@ -11,6 +11,7 @@ Responses carry an offset, so reading back is always exact.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -86,6 +87,9 @@ class KimaiConnector(TargetConnector):
         self._me: Row | None = None
         self._version: Row | None = None
         self._tags: dict[str, str] | None = None  # casefolded name → Kimai's spelling
+        # A run writes on several threads through one connector: one of them creates a missing
+        # tag while the others wait for it, so Kimai gets one POST per tag, not one per thread.
+        self._tags_lock = threading.Lock()
         self._users_forbidden = False
         self._reference: ReferenceData | None = None
         self._users: dict[int, ReferenceUser] = {}
@@ -220,14 +224,15 @@ class KimaiConnector(TargetConnector):
                 field_errors={"tags": [f"Invalid tag name: {name!r}" for name in bad]},
                 service="Kimai",
             )
-        known = self._known_tags()
-        result: list[str] = []
-        for name in names:
-            existing = known.get(name.casefold())
-            if existing is None:
-                existing = self._create_tag(name)
-                known[name.casefold()] = existing
-            result.append(existing)
+        with self._tags_lock:
+            known = self._known_tags()
+            result: list[str] = []
+            for name in names:
+                existing = known.get(name.casefold())
+                if existing is None:
+                    existing = self._create_tag(name)
+                    known[name.casefold()] = existing
+                result.append(existing)
         return result
 
     def _create_tag(self, name: str) -> str:

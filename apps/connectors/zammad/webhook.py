@@ -186,11 +186,13 @@ def parse_ticket(body: bytes) -> tuple[str, str]:
     ticket_id = ticket.get("id") if isinstance(ticket, dict) else None
     if isinstance(ticket_id, bool) or not isinstance(ticket_id, int | str) or not str(ticket_id):
         raise WebhookRefused(400, "the body has no ticket.id")
+    # Zammad's ticket ids are positive integers (zammad-api.md §4.3); anything else would only
+    # make the queued run fail, so it is refused here and nothing is queued.
+    text = _checked_text(str(ticket_id).strip(), "ticket.id", MAX_TICKET_ID)
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < 1:
+        raise WebhookRefused(400, f"ticket.id must be a positive whole number, not {text[:40]!r}")
     number = ticket.get("number") if isinstance(ticket, dict) else ""
-    return (
-        _checked_text(str(ticket_id), "ticket.id", MAX_TICKET_ID),
-        _checked_text(str(number or ""), "ticket.number", 50),
-    )
+    return str(int(text)), _checked_text(str(number or ""), "ticket.number", 50)
 
 
 def receive(body: bytes, headers: dict[str, str]) -> Accepted:

@@ -20,6 +20,7 @@ PROBLEM_LABELS = {
     "invalid_activity": "Activity not allowed on the project",
     "missing_ticket_details": "Ticket details missing",
     "no_customer": "No customer",
+    "hidden_record": "Hidden in Kimai",
 }
 
 

@@ -15,11 +15,6 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("Database migrated.")
-        from apps.mappings.models import MappingProfile
-        from apps.sync.schedules import ensure_default_schedule
-
-        for profile_id in MappingProfile.objects.values_list("pk", flat=True):
-            ensure_default_schedule(profile_id)
         result = ensure_admin()
         if result is None:
             from django.contrib.auth import get_user_model

@@ -1,22 +1,30 @@
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 
+from apps.core.signals import worker_check
 from config.embedded_db import database_url
 
 PR_SET_PDEATHSIG = 1
 STOP_GRACE_SECONDS = 20
+# A worker that dies is started again after this many seconds, longer each time in a row; once it
+# has stayed up for STABLE_SECONDS, the next restart is quick again.
+RESTART_BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30, 60)
+STABLE_SECONDS = 60
 
 
 def _die_with_parent() -> None:
@@ -67,22 +75,27 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
 
-        children = {
-            name: subprocess.Popen(cmd, env=env, cwd=settings.BASE_DIR, preexec_fn=_die_with_parent)
-            for name, cmd in commands.items()
-        }
+        def start(name: str) -> subprocess.Popen[bytes]:
+            cmd = commands[name]
+            return subprocess.Popen(
+                cmd, env=env, cwd=settings.BASE_DIR, preexec_fn=_die_with_parent
+            )
+
+        children = {name: start(name) for name in commands}
         if "web" in children:
             self.stdout.write(
                 self.style.SUCCESS(f"Serving on http://{options['bind']}/ (Ctrl-C stops).")
             )
+        worker = WorkerRestarts()
         exit_code = 0
         try:
             while not stopping:
-                crashed = [n for n, p in children.items() if p.poll() is not None]
-                if crashed:
-                    self.stderr.write(f"{', '.join(crashed)} exited unexpectedly; stopping.")
+                if "web" in children and children["web"].poll() is not None:
+                    self.stderr.write("web exited unexpectedly; stopping.")
                     exit_code = 1
                     break
+                if "worker" in children and worker.due(children["worker"], self.stderr.write):
+                    children["worker"] = start("worker")
                 time.sleep(0.3)
         finally:
             self._stop(children)
@@ -102,3 +115,41 @@ class Command(BaseCommand):
                 self.stderr.write(f"{name} did not stop in {STOP_GRACE_SECONDS}s; killing it.")
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+class WorkerRestarts:
+    """Restarts a worker that died, with back-off, instead of stopping the service: the web
+    keeps serving and webhooks keep queueing while the worker comes back."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.failures = 0
+        self.restart_at: float | None = None
+
+    def due(self, process: subprocess.Popen[bytes], say: Callable[[str], object]) -> bool:
+        """Whether to start the worker again now (it died, and its back-off has passed)."""
+        now = time.monotonic()
+        if process.poll() is None:
+            if now - self.started > STABLE_SECONDS:
+                self.failures = 0
+            return False
+        if self.restart_at is None:
+            # What the dead worker's cluster left running goes too (it shares its process
+            # group), so its database sessions end and the locks of its runs are released.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            delay = RESTART_BACKOFF_SECONDS[min(self.failures, len(RESTART_BACKOFF_SECONDS) - 1)]
+            self.failures += 1
+            self.restart_at = now + delay
+            say(f"worker exited with code {process.returncode}; starting it again in {delay} s.")
+            # Runs the dead worker was doing are marked interrupted now, not when one restarts.
+            close_old_connections()
+            for receiver, outcome in worker_check.send_robust(sender=WorkerRestarts):
+                if isinstance(outcome, Exception):
+                    say(f"{receiver.__name__} failed: {outcome.__class__.__name__}: {outcome}")
+            return False
+        if now < self.restart_at:
+            return False
+        self.restart_at = None
+        self.started = now
+        return True

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from apps.core.health import check_migrations
 from apps.core.models import WorkerHeartbeat
+from apps.core.signals import worker_check
 
 
 def wait_until_migrated(timeout: float) -> None:
@@ -77,3 +78,7 @@ class Command(BaseCommand):
         except DatabaseError as exc:
             # The database may be restarting; the next beat tries again and /readyz says why.
             self.stderr.write(f"Heartbeat not recorded: {exc.__class__.__name__}")
+            return
+        for receiver, outcome in worker_check.send_robust(sender=self.__class__):
+            if isinstance(outcome, Exception):
+                self.stderr.write(f"{receiver.__name__} failed: {outcome.__class__.__name__}")

@@ -59,14 +59,18 @@ class Command(BaseCommand):
         if finished is None or finished.status == Run.Status.QUEUED:
             raise CommandError("Another run of this pair is in progress; this one will follow it.")
         self._summary(finished, time.monotonic() - started)
-        if finished.status == Run.Status.FAILED:
-            raise CommandError(finished.error)
+        if finished.status in (Run.Status.FAILED, Run.Status.PARTIAL, Run.Status.INTERRUPTED):
+            raise CommandError(finished.error or f"The run ended {finished.status}.")
 
     def _summary(self, run: Run, seconds: float) -> None:
         label = "Planned (dry run)" if run.dry_run else "Synced"
         self.stdout.write(f"{label}: {run.describe_scope()} — run {run.pk}, {run.status}.")
         for outcome, count in sorted(run.counts.items()):
             self.stdout.write(f"  {outcome:<10} {count:>6}")
+        if run.results:
+            self.stdout.write(
+                "  Kimai: " + ", ".join(f"{count} {what}" for what, count in run.results.items())
+            )
         open_conflicts = Conflict.objects.filter(
             profile=run.profile, status=Conflict.Status.OPEN
         ).count()
