@@ -24,6 +24,7 @@ from apps.connectors.zammad.webhook import (
     read_body,
     receive,
 )
+from apps.core.api_errors import ErrorOut, errors
 from apps.core.api_types import Id
 
 router = Router(tags=["Connections"])
@@ -143,18 +144,13 @@ def update_connection(
     return connection
 
 
-class DeletionRefusedOut(Schema):
-    detail: str
+class DeletionRefusedOut(ErrorOut):
     history: dict[str, int] = Field(description="What deleting would erase, e.g. sync runs.")
-
-
-class NotFoundOut(Schema):
-    detail: str
 
 
 @router.delete(
     "/connections/{connection_id}",
-    response={204: None, 404: NotFoundOut, 409: DeletionRefusedOut},
+    response={204: None, **errors(404), 409: DeletionRefusedOut},
     summary="Delete a connection and everything of its pairs; refused (409) when it has history "
     "(runs, conflicts, deliveries) unless force=true: disable it instead to keep that",
 )

@@ -519,7 +519,7 @@ class MappingSettingsIn(services.SettingsSpec):
 
 @router.get(
     "/mappings/settings",
-    response={200: services.SettingsSpec, 409: ErrorOut},
+    response={200: services.SettingsSpec, 409: MappingErrorOut},
     summary="Time rules, description and tags of the pair",
 )
 def get_settings(
@@ -531,7 +531,7 @@ def get_settings(
 @router.api_operation(
     ["PUT", "PATCH"],
     "/mappings/settings",
-    response={200: services.SettingsSpec, 409: ErrorOut, 422: ErrorOut},
+    response={200: services.SettingsSpec, 409: MappingErrorOut, 422: MappingErrorOut},
     summary="Change the time rules, description and tags (the next run and preview use them)",
 )
 def set_settings(
