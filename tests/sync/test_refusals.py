@@ -14,9 +14,11 @@ from tests.sync.world import NOW, World
 def test_a_validation_refusal_keeps_kimais_message_as_a_conflict(world: World) -> None:
     world.kimai_double.configure(long_running_duration=20)  # minutes
     run = world.run()
-    assert run.status == Run.Status.SUCCEEDED
     rejected = Conflict.objects.filter(kind="rejected")
     assert rejected.exists()
+    # Not "succeeded": some writes went through, these were refused.
+    assert run.status == Run.Status.PARTIAL
+    assert run.results["refused"] == rejected.count() and run.results["written"] > 0
     assert all("Maximum 0:20 hours allowed." in c.reason for c in rejected)
     assert all(Link.objects.filter(source_id=c.source_id).exists() is False for c in rejected)
 
