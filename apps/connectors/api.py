@@ -66,6 +66,9 @@ class CheckOut(Schema):
     ok: bool
     reachable: bool
     authenticated: bool
+    token_refused: bool = Field(
+        default=False, description="The server answered 401 or 403 to the token."
+    )
     version: str | None
     identity: str | None
     permissions: list[PermissionOut]

@@ -25,7 +25,7 @@ import httpx
 from pydantic import BaseModel
 
 from apps.connectors.entry import TimeEntry
-from apps.connectors.http import OutboundHttpClient
+from apps.connectors.http import ExternalServiceError, OutboundHttpClient
 
 # Kimai's `term` filter splits on whitespace, reads `name:value` as a meta-field search and `%`/`_`
 # as wildcards (kimai-api.md §5, reliability.md "Idempotency"): markers use letters, digits and -.
@@ -188,8 +188,11 @@ class CheckReport:
     """The answer to "does this connection work, and how well?", in plain words.
 
     ``ok`` means the sync can run: the server answered, the token was accepted, and no required
-    permission is missing (``problems`` is empty). ``warnings`` are things that work worse than
-    they could. ``facts`` are short labelled values worth showing (time unit, time zone).
+    permission is missing (``problems`` is empty). ``token_refused`` is only set when the server
+    said 401 or 403 to the token; a server that answers but is not of this kind (404 on the
+    vendor's routes, an HTML page) is ``reachable`` without being ``authenticated``.
+    ``warnings`` are things that work worse than they could. ``facts`` are short labelled values
+    worth showing (time unit, time zone).
     """
 
     kind: str
@@ -200,6 +203,7 @@ class CheckReport:
     authenticated: bool
     version: str | None = None
     identity: str | None = None
+    token_refused: bool = False
     permissions: tuple[Permission, ...] = ()
     problems: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -224,6 +228,7 @@ class CheckReport:
             "ok": self.ok,
             "reachable": self.reachable,
             "authenticated": self.authenticated,
+            "token_refused": self.token_refused,
             "version": self.version,
             "identity": self.identity,
             "permissions": [
@@ -248,6 +253,7 @@ class CheckReportDraft:
     authenticated: bool = False
     version: str | None = None
     identity: str | None = None
+    token_refused: bool = False
     permissions: list[Permission] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -259,6 +265,15 @@ class CheckReportDraft:
         if not granted:
             (self.problems if required else self.warnings).append(advice)
 
+    def failed(self, error: ExternalServiceError) -> None:
+        """The check stopped at ``error``: any HTTP answer means the server is reachable, and
+        only 401 or 403 before the caller was known means the token was refused."""
+        self.problems.append(error.message)
+        if error.status is not None:
+            self.reachable = True
+        if error.status in (401, 403) and not self.authenticated:
+            self.token_refused = True
+
     def finish(self, requests_made: int) -> CheckReport:
         return CheckReport(
             kind=self.kind,
@@ -269,6 +284,7 @@ class CheckReportDraft:
             authenticated=self.authenticated,
             version=self.version,
             identity=self.identity,
+            token_refused=self.token_refused,
             permissions=tuple(self.permissions),
             problems=tuple(self.problems),
             warnings=tuple(self.warnings),

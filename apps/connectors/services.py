@@ -113,8 +113,10 @@ def _unusable(report: CheckReport) -> dict[str, list[str]]:
     message = " ".join(report.problems) or "The server did not answer as expected."
     if not report.reachable:
         return {"base_url": [message]}
-    if not report.authenticated:
+    if report.token_refused:
         return {"token": [message]}
+    if not report.authenticated:  # it answers, but not as this kind of server does
+        return {"base_url": [message]}
     return {}
 
 

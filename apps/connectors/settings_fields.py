@@ -23,7 +23,7 @@ class SettingField:
     input_type: str  # "select", "number", "checkbox", "text"
     value: Any
     help: str = ""
-    choices: tuple[str, ...] = ()
+    choices: tuple[tuple[str, str], ...] = ()  # (value, words)
     optional: bool = False
     step: str = "any"
 
@@ -57,7 +57,9 @@ def setting_fields(
         if kind in SKIPPED_TYPES or "properties" in prop:
             continue
         if "enum" in prop:
-            input_type, choices = "select", tuple(str(c) for c in prop["enum"])
+            words = raw.get("choice_labels") or prop.get("choice_labels") or {}
+            input_type = "select"
+            choices = tuple((str(c), str(words.get(c, c))) for c in prop["enum"])
         elif kind == "boolean":
             input_type, choices = "checkbox", ()
         elif kind in ("integer", "number"):
@@ -67,6 +69,7 @@ def setting_fields(
         fields.append(
             SettingField(
                 name=name,
+                # pydantic titles every field ("Page Size"); connectors give theirs in words.
                 label=raw.get("title") or prop.get("title") or name.replace("_", " ").capitalize(),
                 input_type=input_type,
                 value=current.get(name),

@@ -119,8 +119,16 @@ def connection_check_unsaved(request: HtmxHttpRequest, kind: str) -> HttpRespons
     try:
         cleaned = clean_connection(data, instance)
     except ConnectionInvalid as invalid:
-        return render(request, "connectors/_check.html", {"errors": invalid.errors}, status=400)
+        errors = _in_words(kind, invalid.errors)
+        return render(request, "connectors/_check.html", {"errors": errors}, status=400)
     return render(request, "connectors/_check.html", {"report": check_values(cleaned, instance)})
+
+
+def _in_words(kind: str, errors: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+    """Field errors labelled as the form labels its fields ("Address", not ``base_url``)."""
+    labels = {"name": "Name", "base_url": "Address", "token": "API token", "kind": "Kind"}
+    labels |= {f.form_name: f.label for f in setting_fields(settings_model(kind))}
+    return [(labels.get(key, key), messages) for key, messages in errors.items()]
 
 
 @require_http_methods(["GET", "POST"])

@@ -100,3 +100,56 @@ def test_the_form_shows_the_settings_of_the_connector_kind(admin_client: Client)
     html = admin_client.get("/connectors/new/zammad/").content.decode()
     assert 'name="settings.time_unit"' in html
     assert admin_client.get("/connectors/new/jira/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_settings_read_as_words_not_field_names(admin_client: Client) -> None:
+    zammad = admin_client.get("/connectors/new/zammad/").content.decode()
+    assert "Look back for late entries (seconds)" in zammad
+    assert '<option value="created_at" selected>when the time was booked in Zammad</option>' in (
+        zammad
+    )
+    assert "Change overlap seconds" not in zammad and "Booked at" not in zammad
+    kimai = admin_client.get("/connectors/new/kimai/").content.decode()
+    assert "Create tags Kimai does not know yet" in kimai
+    assert "Page size" not in kimai
+
+
+@pytest.mark.django_db
+def test_an_address_without_scheme_is_refused_in_words_before_any_request(
+    admin_client: Client, servers: Served
+) -> None:
+    address = servers.zammad_url.removeprefix("http://")
+    response = admin_client.post(
+        "/connectors/test/zammad/", _form(servers, base_url=address), headers={"HX-Request": "true"}
+    )
+    html = response.content.decode()
+    assert response.status_code == 400
+    assert "<strong>Address</strong>: Enter the address of the server, starting with https://" in (
+        html
+    )
+    assert "base_url" not in html
+    assert servers.zammad.requests == []
+
+
+@pytest.mark.django_db
+def test_a_zammad_connection_pointed_at_kimai_is_not_called_a_refused_token(
+    admin_client: Client, servers: Served
+) -> None:
+    form = _form(servers, base_url=servers.kimai_url, token=servers.dataset.kimai_token)
+    html = admin_client.post("/connectors/test/zammad/", form).content.decode()
+    assert "This address does not answer like a Zammad server" in html
+    assert "Token refused" not in html
+    saved = admin_client.post("/connectors/new/zammad/", form).content.decode()
+    assert "Token refused" not in saved
+    assert not Connection.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_kimai_connection_pointed_at_zammad_is_not_called_a_refused_token(
+    admin_client: Client, servers: Served
+) -> None:
+    form = {"name": "Kimai", "base_url": servers.zammad_url, "token": "x", "enabled": "on"}
+    html = admin_client.post("/connectors/test/kimai/", form).content.decode()
+    assert "This address does not answer like a Kimai server" in html
+    assert "Token refused" not in html

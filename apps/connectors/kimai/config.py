@@ -16,6 +16,17 @@ class KimaiSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    page_size: int = Field(default=500, ge=1, le=500)  # Kimai clamps size to 500 (§5)
-    create_missing_tags: bool = True
+    page_size: int = Field(  # Kimai clamps size to 500 (§5)
+        default=500,
+        ge=1,
+        le=500,
+        title="Timesheets per request",
+        description="How many timesheets to ask Kimai for at once (it sends 500 at most).",
+    )
+    create_missing_tags: bool = Field(
+        default=True,
+        title="Create tags Kimai does not know yet",
+        description="Kimai silently drops tag names it does not know. On: the sync creates them "
+        "first. Off: an entry with an unknown tag is refused and shown as a conflict.",
+    )
     http: HttpTuning = Field(default_factory=HttpTuning)

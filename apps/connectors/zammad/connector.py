@@ -415,9 +415,7 @@ class ZammadConnector(SourceConnector):
         try:
             self._check(report)
         except ExternalServiceError as error:
-            report.problems.append(error.message)
-            if error.status is not None:
-                report.reachable = True
+            report.failed(error)
         return report.finish(self.request_count)
 
     def _check(self, report: CheckReportDraft) -> None:
