@@ -12,6 +12,7 @@ from ninja.errors import HttpError
 from ninja.pagination import paginate
 from pydantic import ConfigDict, Field
 
+from apps.accounts.actors import actor_labels
 from apps.core.api_errors import ErrorOut
 from apps.core.api_types import Id, Instant, Offset, Pagination
 from apps.core.audit import actor_of_request
@@ -455,7 +456,8 @@ class AuditExportOut(Schema):
 
     id: int
     at: datetime
-    actor: str
+    actor: str = Field(description="Who: admin:<id>, api-key:<prefix>, schedule, webhook, system.")
+    actor_name: str = Field(description="Who, in words: the admin's e-mail, the key's name.")
     action: str
     object_type: str
     object_id: str
@@ -511,6 +513,8 @@ def list_audit(
     if format != "page":
         return export_response(events, format)
     items = list(events[offset : offset + limit])
+    names = actor_labels(e.actor for e in items)
     for event in items:
         event.changes = change_dicts(event)  # type: ignore[attr-defined]
+        event.actor_name = names[event.actor]  # type: ignore[attr-defined]
     return {"items": items, "count": events.count()}

@@ -10,8 +10,9 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from apps.accounts.actors import actor_labels
 from apps.core.models import AuditEvent
-from apps.sync.auditlog import AuditFilters, actor_labels, changes, export_response
+from apps.sync.auditlog import AuditFilters, changes, export_response
 from apps.ui.http import HtmxHttpRequest
 
 PER_PAGE = 50
@@ -31,8 +32,8 @@ def audit_context(filters: AuditFilters, page_number: str | None) -> dict[str, A
     return {
         "filters": filters,
         "page": page,
-        "events": [(e, labels.get(e.actor, ""), changes(e.before, e.after)) for e in events],
-        "actors": [(a, labels.get(a, "")) for a in actors],
+        "events": [(e, labels[e.actor], changes(e.before, e.after)) for e in events],
+        "actors": [(a, labels[a]) for a in actors],
         "actions": _distinct("action"),
         "object_types": _distinct("object_type"),
         "extra_query": f"&{filters.query()}" if filters.query() else "",

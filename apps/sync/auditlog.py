@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -20,13 +20,13 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from apps.accounts.models import ApiKey, User
+from apps.accounts.actors import actor_labels
 from apps.core.models import AuditEvent
 
 EXPORT_FORMATS = ("csv", "json")
 CSV_COLUMNS = (
-    "id", "at", "actor", "action", "object_type", "object_id", "ticket", "run_id", "before",
-    "after",
+    "id", "at", "actor", "actor_name", "action", "object_type", "object_id", "ticket", "run_id",
+    "before", "after",
 )  # fmt: skip
 CHUNK = 2000
 MISSING = object()
@@ -155,26 +155,12 @@ def change_dicts(event: AuditEvent) -> list[dict[str, Any]]:
     ]
 
 
-def actor_labels(actors: Iterable[str]) -> dict[str, str]:
-    """``admin:3`` → the admin's e-mail, ``api-key:ab12`` → the key's name (two queries)."""
-    admins = {a.split(":", 1)[1] for a in actors if a.startswith("admin:")}
-    prefixes = {a.split(":", 1)[1] for a in actors if a.startswith("api-key:")}
-    labels: dict[str, str] = {}
-    ids = [int(i) for i in admins if i.isdigit()]
-    if ids:
-        for user in User.objects.filter(pk__in=ids).only("email"):
-            labels[f"admin:{user.pk}"] = user.email
-    if prefixes:
-        for key in ApiKey.objects.filter(prefix__in=prefixes).only("prefix", "name"):
-            labels[f"api-key:{key.prefix}"] = f"API key “{key.name}”"
-    return labels
-
-
-def _row(event: AuditEvent) -> dict[str, Any]:
+def _row(event: AuditEvent, names: Mapping[str, str]) -> dict[str, Any]:
     return {
         "id": event.pk,
         "at": event.at.isoformat(),
         "actor": event.actor,
+        "actor_name": names.get(event.actor, event.actor),
         "action": event.action,
         "object_type": event.object_type,
         "object_id": event.object_id,
@@ -185,7 +171,13 @@ def _row(event: AuditEvent) -> dict[str, Any]:
     }
 
 
+def _actor_names(events: QuerySet[AuditEvent]) -> dict[str, str]:
+    """The words for every actor in the export, looked up once (actors are few)."""
+    return actor_labels(events.order_by().values_list("actor", flat=True).distinct())
+
+
 def csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
+    names = _actor_names(events)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
 
@@ -198,7 +190,7 @@ def csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
     writer.writerow(CSV_COLUMNS)
     yield flush()
     for event in events.iterator(chunk_size=CHUNK):
-        row = _row(event)
+        row = _row(event, names)
         for name in ("before", "after"):
             row[name] = "" if row[name] is None else json.dumps(row[name], ensure_ascii=False)
         writer.writerow([row[c] if row[c] is not None else "" for c in CSV_COLUMNS])
@@ -206,10 +198,12 @@ def csv_lines(events: QuerySet[AuditEvent]) -> Iterator[str]:
 
 
 def json_chunks(events: QuerySet[AuditEvent]) -> Iterator[str]:
+    names = _actor_names(events)
     yield "["
     first = True
     for event in events.iterator(chunk_size=CHUNK):
-        yield ("" if first else ",") + "\n" + json.dumps(_row(event), cls=DjangoJSONEncoder)
+        row = _row(event, names)
+        yield ("" if first else ",") + "\n" + json.dumps(row, cls=DjangoJSONEncoder)
         first = False
     yield "\n]\n"
 

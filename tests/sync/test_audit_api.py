@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -96,8 +97,9 @@ def test_it_exports_the_filtered_events_as_json(
     assert rows == [
         {
             "id": events[1].pk, "at": "2026-03-01T13:00:00+00:00", "actor": "schedule",
-            "action": "kimai.timesheet.create", "object_type": "kimai.timesheet",
-            "object_id": "31", "ticket": "24007", "run_id": 5, "before": None,
+            "actor_name": "the schedule", "action": "kimai.timesheet.create",
+            "object_type": "kimai.timesheet", "object_id": "31", "ticket": "24007", "run_id": 5,
+            "before": None,
             "after": {"id": "31", "duration_seconds": 1200, "description": "#24007 Printer, again"},
         }
     ]  # fmt: skip
@@ -117,3 +119,21 @@ def test_an_unknown_format_is_a_422(api_client: Client, events: list[AuditEvent]
 @pytest.mark.django_db
 def test_strangers_get_no_export(client: Client, events: list[AuditEvent]) -> None:
     assert client.get("/api/v1/audit?format=csv").status_code == 401
+
+
+@pytest.mark.django_db
+def test_exports_name_the_admin_by_e_mail_and_the_schedule_in_words(
+    api_client: Client, admin_user: Any, events: list[AuditEvent]
+) -> None:
+    AuditEvent.objects.create(
+        at=T0 + timedelta(days=3), actor=f"admin:{admin_user.pk}", action="mapping.rule.create",
+        object_type="rule", object_id="1",
+    )  # fmt: skip
+    response = api_client.get("/api/v1/audit?format=csv&since=2026-03-01T00:00:00Z")
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))  # type: ignore[attr-defined]
+    names = {r["actor"]: r["actor_name"] for r in rows}
+    assert names[f"admin:{admin_user.pk}"] == admin_user.email
+    assert names["schedule"] == "the schedule"
+    assert names["api-key:ab12"] == "a deleted API key"
+    page = api_client.get("/api/v1/audit?actor=schedule").json()
+    assert page["items"][0]["actor_name"] == "the schedule"
