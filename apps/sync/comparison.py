@@ -204,6 +204,13 @@ class Comparison:
     differing: tuple[str, ...]
     zone: tzinfo | None
 
+    @property
+    def zone_name(self) -> str:
+        """The zone the times are shown in, as a person reads it ("Europe/Berlin", "UTC+01:00")."""
+        if self.zone is None:
+            return ""
+        return str(getattr(self.zone, "key", "") or self.zone.tzname(None) or self.zone)
+
 
 def _duration(seconds: int | None) -> str:
     if seconds is None:
@@ -239,11 +246,14 @@ def compare(
     source_snapshot: Mapping[str, Any] | None,
     target_snapshot: Mapping[str, Any] | None,
     user_labels: Mapping[str, str] | None = None,
+    zone: tzinfo | None = None,
 ) -> Comparison:
-    """Both sides as display rows; times shown in the zone of the Zammad side's plan."""
+    """Both sides as display rows; times shown in ``zone``, else in the zone of the Zammad
+    side's plan (the Kimai user's)."""
     zammad, kimai = zammad_side(source_snapshot), kimai_side(target_snapshot)
     reference = (zammad.begin if zammad else None) or (kimai.begin if kimai else None)
-    zone = reference.tzinfo if reference else None
+    if zone is None:
+        zone = reference.tzinfo if reference else None
     users = user_labels or {}
     differing = differing_fields(zammad, kimai, zone) if zammad and kimai else []
     problems = (source_snapshot or {}).get("problems") or []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
@@ -16,8 +16,8 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
+from apps.accounts.actors import actor_label
 from apps.gdpr.models import Person
-from apps.sync.auditlog import actor_labels
 from apps.sync.comparison import Comparison, compare, user_ids
 from apps.sync.models import Conflict
 from apps.sync.resolutions import (
@@ -136,17 +136,20 @@ def user_labels(conflicts: Iterable[Conflict]) -> dict[tuple[int, str], str]:
     return {(p.connection_id, p.external_id): p.label for p in people}
 
 
-def conflict_row(conflict: Conflict, labels: Mapping[tuple[int, str], str]) -> ConflictRow:
+def conflict_row(
+    conflict: Conflict, labels: Mapping[tuple[int, str], str], zone: tzinfo | None = None
+) -> ConflictRow:
+    """``zone``: show times in it (a list shows one zone); else in the Kimai user's."""
     target = conflict.profile.target_id
     users = {ext: label for (conn, ext), label in labels.items() if conn == target}
     candidates = [
-        (candidate, compare(conflict.source_snapshot, candidate, users))
+        (candidate, compare(conflict.source_snapshot, candidate, users, zone))
         for candidate in conflict.candidates or []
         if isinstance(candidate, dict)
     ]
     return ConflictRow(
         conflict=conflict,
-        comparison=compare(conflict.source_snapshot, conflict.target_snapshot, users),
+        comparison=compare(conflict.source_snapshot, conflict.target_snapshot, users, zone),
         choices=choices(conflict),
         version=version_of(conflict),
         hint=kind_hint(conflict),
@@ -171,12 +174,13 @@ def conflict_list_context(filters: ConflictFilters, page_number: str | None) -> 
         page_number
     )
     labels = user_labels(page.object_list)
+    zone = timezone.get_current_timezone()  # one page, one zone
     return {
         "filters": filters,
         "kinds": kinds,
         "total": sum(counts.values()),
         "page": page,
-        "rows": [conflict_row(c, labels) for c in page.object_list],
+        "rows": [conflict_row(c, labels, zone) for c in page.object_list],
         "agents": agent_choices(filters.status),
         "statuses": STATUSES,
         "bulk_actions": [(a.value, ACTION_LABELS[a]) for a in BULK_ACTIONS],
@@ -225,12 +229,11 @@ def decision_text(conflict: Conflict) -> str:
 def conflict_detail_context(conflict: Conflict) -> dict[str, Any]:
     row = conflict_row(conflict, user_labels([conflict]))
     entry = (conflict.source_snapshot or {}).get("entry") or {}
-    decided_by = ""
-    if conflict.resolved_by:
-        decided_by = actor_labels([conflict.resolved_by]).get(conflict.resolved_by, "")
     return {
+        # One zone for the page: the one the side by side uses (the Kimai user's).
+        "page_zone": row.comparison.zone or timezone.get_current_timezone(),
         "decision": decision_text(conflict),
-        "decided_by": decided_by or conflict.resolved_by,
+        "decided_by": actor_label(conflict.resolved_by) if conflict.resolved_by else "",
         "row": row,
         "conflict": conflict,
         "entry": entry,

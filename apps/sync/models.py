@@ -13,6 +13,7 @@ People are referred to by ``Person`` id only; no names or e-mail addresses are s
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from django.db import models
@@ -104,6 +105,10 @@ class Run(models.Model):
     hours = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     requests_made = models.PositiveIntegerField(default=0)
+    # The dry run a person confirmed to ask for this one: the plan page links the run it became.
+    plan = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="confirmations"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -159,8 +164,31 @@ class Run(models.Model):
         if self.scope == self.Scope.TICKET:
             return f"ticket {self.ticket_id}"
         if self.scope == self.Scope.WINDOW and self.window_start and self.window_end:
-            return f"{self.window_start:%Y-%m-%d} to {self.window_end:%Y-%m-%d}"
+            return describe_window(self.window_start, self.window_end)
         return self.get_scope_display()
+
+    @property
+    def outcome_counts(self) -> list[tuple[str, str, int]]:
+        """(outcome, in words, count) for each outcome the run saw: "in sync", not ``in_sync``."""
+        words = dict(Outcome.choices)
+        return [
+            (key, str(words.get(key, key.replace("_", " "))), count)
+            for key, count in self.counts.items()
+        ]
+
+
+def describe_window(start: datetime, end: datetime) -> str:
+    """A window as a person entered it: whole days as "first to last day", in the zone pages
+    use; the exclusive end of whole days is never shown as the next day."""
+    zone = timezone.get_current_timezone()
+    first, after = timezone.localtime(start, zone), timezone.localtime(end, zone)
+    whole_days = first.time() == after.time() == time(0)
+    if whole_days:
+        last = (after - timedelta(days=1)).date()
+        if last == first.date():
+            return f"{first:%Y-%m-%d}"
+        return f"{first:%Y-%m-%d} to {last:%Y-%m-%d}"
+    return f"{first:%Y-%m-%d %H:%M} to {after:%Y-%m-%d %H:%M} {after.tzname()}"
 
 
 class Outcome(models.TextChoices):

@@ -40,11 +40,13 @@ def request_run(
     end: datetime | None = None,
     ticket_id: str = "",
     enqueue: bool = True,
+    plan: Run | None = None,
 ) -> tuple[Run, bool]:
     """Queue a run, or return the identical one already waiting. Returns (run, created).
 
     The run row and its task are written in one transaction, so a caller's own transaction
-    (the webhook's delivery row) commits all three together or none.
+    (the webhook's delivery row) commits all three together or none. ``plan``: the dry run
+    this one carries out (a confirmed plan).
     """
     if scope not in Run.Scope.values:
         raise RunRequestInvalid(f"scope must be one of {', '.join(Run.Scope.values)}")
@@ -69,18 +71,42 @@ def request_run(
                 run = Run.objects.create(
                     profile=profile, trigger=trigger, actor=actor, scope=scope,
                     window_start=start, window_end=end, ticket_id=ticket_id.strip(),
-                    dry_run=dry_run, coalesce_key=key,
+                    dry_run=dry_run, coalesce_key=key, plan=plan,
                 )  # fmt: skip
         except IntegrityError:
             waiting = Run.objects.filter(
                 profile=profile, coalesce_key=key, status=Run.Status.QUEUED
             ).first()
             if waiting is not None:
+                if plan is not None and waiting.plan_id is None:
+                    Run.objects.filter(pk=waiting.pk).update(plan=plan)
+                    waiting.plan = plan
                 return waiting, False
             raise
         if enqueue:
             enqueue_run(run)
     return run, True
+
+
+def confirm_plan(planned: Run, actor: str, trigger: str = Run.Trigger.MANUAL) -> Run:
+    """Carry out a finished dry run: the real run of the same scope, linked to the plan.
+
+    A plan is confirmed once: asking again returns the run it already became.
+    """
+    if not planned.dry_run or planned.status != Run.Status.SUCCEEDED:
+        raise RunRequestInvalid("only a finished plan (a dry run that succeeded) can be confirmed")
+    with transaction.atomic():
+        # Two clicks on Confirm wait for each other here; the second finds the first's run.
+        Run.objects.select_for_update().filter(pk=planned.pk).first()
+        earlier = planned.confirmations.order_by("created_at").first()
+        if earlier is not None:
+            return earlier
+        run, _ = request_run(
+            planned.profile, scope=planned.scope, trigger=trigger, actor=actor,
+            start=planned.window_start, end=planned.window_end, ticket_id=planned.ticket_id,
+            plan=planned,
+        )  # fmt: skip
+    return run
 
 
 def enqueue_run(run: Run) -> None:

@@ -5,23 +5,26 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpResponse
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
+from apps.accounts.actors import actor_label
 from apps.core import audit
 from apps.gdpr.models import Person
 from apps.mappings.services import NotConfigured, current_pair, profile_for
 from apps.sync.engine import settings_of
 from apps.sync.forms import SyncNowForm, SyncSettingsForm
-from apps.sync.models import Run, RunItem, WriteIntent
+from apps.sync.models import Outcome, Run, RunItem, WriteIntent
 from apps.sync.schedules import apply_schedule, schedule_enabled, switch_schedule_on
-from apps.sync.services import RunRequestInvalid, request_run
+from apps.sync.services import RunRequestInvalid, confirm_plan, request_run
 from apps.ui.http import HtmxHttpRequest
 
-ITEMS_PER_PAGE = 100
+# 25 entries keep a run page short on a phone (each entry is a card there).
+ITEMS_PER_PAGE = 25
 
 
 def _profile_or_none() -> Any:
@@ -85,35 +88,61 @@ def _settled_later(run: Run) -> list[dict[str, Any]]:
     return list(by_run.values())
 
 
-@require_GET
-def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
-    run = get_object_or_404(Run.objects.select_related("profile__target"), pk=run_id)
-    if request.htmx and request.GET.get("fragment") == "progress":
-        response = render(request, "sync/run.html#progress", {"run": run})
-        return HttpResponseStopPolling(response.content) if run.finished else response
-    items = Paginator(RunItem.objects.filter(run=run), ITEMS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
-    context = {
+def run_context(run: Run, query: QueryDict) -> dict[str, Any]:
+    """The run page: its progress, and once it finished the hours, the plan's state and one
+    page of its entries, filtered by outcome."""
+    context: dict[str, Any] = {
         "run": run,
-        "items": items,
-        "hours": _hours_rows(run),
-        "kimai_url": run.profile.target.base_url,
-        "schedule_off": run.dry_run and not schedule_enabled(run.profile_id),
+        "actor": actor_label(run.actor),
         "settled_later": _settled_later(run),
     }
+    if not run.finished:
+        return context
+    outcome = query.get("outcome", "")
+    items = RunItem.objects.filter(run=run)
+    if outcome in Outcome.values:
+        items = items.filter(planned=outcome)
+    else:
+        outcome = ""
+    page = Paginator(items, ITEMS_PER_PAGE).get_page(query.get("page"))
+    return context | {
+        "items": page,
+        "outcome": outcome,
+        "outcome_query": f"&outcome={outcome}" if outcome else "",
+        "hours": _hours_rows(run),
+        "kimai_url": run.profile.target.base_url.rstrip("/"),
+        "confirmation": run.confirmations.order_by("created_at").first() if run.dry_run else None,
+        "schedule_off": run.dry_run and not schedule_enabled(run.profile_id),
+    }
+
+
+@require_GET
+def run_page(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
+    run = get_object_or_404(Run.objects.select_related("profile__target", "plan"), pk=run_id)
+    context = run_context(run, request.GET)
+    fragment = request.GET.get("fragment")
+    if request.htmx and fragment in ("run-body", "entries"):
+        response = render(request, f"sync/run.html#{fragment}", context)
+        # Polling ends with the answer that shows the finished run (htmx stops on 286).
+        if fragment == "run-body" and run.finished:
+            return HttpResponseStopPolling(response.content)
+        return response
     return render(request, "sync/run.html", context)
 
 
 @require_POST
 def run_confirm(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
-    """Turn a finished dry run into the real run of the same scope."""
+    """Turn a finished dry run into the real run of the same scope (once)."""
     planned = get_object_or_404(Run, pk=run_id, dry_run=True)
-    run, _ = request_run(
-        planned.profile, scope=planned.scope, trigger=Run.Trigger.MANUAL,
-        actor=audit.actor_of_request(request), start=planned.window_start,
-        end=planned.window_end, ticket_id=planned.ticket_id,
-    )  # fmt: skip
+    already = planned.confirmations.exists()
+    try:
+        run = confirm_plan(planned, audit.actor_of_request(request))
+    except RunRequestInvalid as invalid:
+        messages.error(request, str(invalid))
+        return redirect("sync:run", run_id=planned.pk)
+    if already:
+        messages.info(request, f"This plan was confirmed already: run {run.pk} carries it out.")
+        return redirect("sync:run", run_id=run.pk)
     if request.POST.get("schedule") == "on":
         switch_schedule_on(planned.profile_id)
         messages.success(request, "The schedule is on: changes sync on their own from now on.")
@@ -130,6 +159,12 @@ def settings_save(request: HtmxHttpRequest) -> HttpResponse:
     sync_settings = settings_of(profile)
     form = SyncSettingsForm(request.POST, instance=sync_settings)
     if not form.is_valid():
+        if not request.htmx:  # the page is put together by the Settings view: say it there
+            for field, errors in form.errors.items():
+                label = form.fields[field].label if field in form.fields else ""
+                words = " ".join(str(e) for e in errors)
+                messages.error(request, f"Nothing was saved. {label}: {words}")
+            return redirect(f"{reverse('ui:settings')}#sync-settings")
         return render(
             request, "sync/_settings.html", {"sync_form": form, "profile": profile}, status=400
         )
