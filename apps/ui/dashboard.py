@@ -20,6 +20,7 @@ from apps.connectors.models import Connection, WebhookDelivery
 from apps.core.models import AuditEvent
 from apps.mappings.models import MappingProfile
 from apps.sync.models import Conflict, Run
+from apps.ui.setup import setup_context
 
 CHART_DAYS = 30
 # Timesheets the sync (or a person resolving a conflict) wrote to Kimai: their hours per day.
@@ -185,6 +186,7 @@ def recent_deliveries(limit: int = 10) -> list[WebhookDelivery]:
 
 def dashboard_context() -> dict[str, Any]:
     return {
+        **setup_context(),
         **sync_overview(),
         **open_conflicts(),
         "chart": hours_chart(),
