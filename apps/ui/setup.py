@@ -222,4 +222,3 @@ def setup_context() -> dict[str, Any]:
     """The checklist while the admin still has a required step to do; then nothing."""
     checklist = setup_checklist()
     return {"setup": None if checklist.complete else checklist}
-

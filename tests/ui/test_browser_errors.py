@@ -66,7 +66,9 @@ def test_a_server_error_is_announced_at_the_top_and_cleared_by_the_next_request(
     page.fill("#id_token", "anything")
     page.click("text=Test connection")
     expect(page.locator("#request-error")).to_be_visible()
-    expect(page.locator("#request-error")).to_contain_text("The server failed to do this (HTTP 500)")
+    expect(page.locator("#request-error")).to_contain_text(
+        "The server failed to do this (HTTP 500)"
+    )
     monkeypatch.undo()
     page.click("text=Test connection")
     expect(page.locator("#check-result .status")).to_have_text("Token refused")

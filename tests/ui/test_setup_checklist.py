@@ -67,7 +67,7 @@ def test_refresh_mapping_and_rules_follow_the_snapshots_people_and_rules(world: 
     assert steps["refresh"].done
     # The demo's temp agent has no Kimai user: the step says so and stays open.
     assert not steps["map"].done
-    assert "1 of 6 agents have no Kimai user; no Kimai activity for Onsite." == steps["map"].detail
+    assert steps["map"].detail == "1 of 6 agents have no Kimai user; no Kimai activity for Onsite."
     world.profile.unmapped_policy = "fallback"
     world.profile.save()
     assert _done("map") == {"map": False}  # Onsite still has no Kimai activity
