@@ -66,8 +66,16 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "" if PRODUCTION else "127.0.0.1,local
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when APP_ENV=production")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
-# Where users reach the service; used in printed instructions and the webhook URL.
-PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000")
+# Where people and Zammad reach the service (https://sync.example.com): the webhook URL shown
+# in Settings and the login address commands print. Unset, pages say so and use the address
+# the browser used; commands print the address `run` binds.
+PUBLIC_URL = env_str("PUBLIC_URL").strip().rstrip("/")
+if PUBLIC_URL and not (
+    PUBLIC_URL.startswith(("http://", "https://")) and PUBLIC_URL.split("://", 1)[1]
+):
+    raise ImproperlyConfigured(
+        f"PUBLIC_URL must start with https:// or http:// and name a host; got {PUBLIC_URL!r}"
+    )
 
 INSTALLED_APPS = [
     "django.contrib.auth",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -24,6 +24,7 @@ from apps.connectors.services import (
     save_connection,
 )
 from apps.connectors.settings_fields import setting_fields, settings_from_post
+from apps.connectors.webhook_address import webhook_address
 from apps.ui.http import HtmxHttpRequest
 
 
@@ -161,9 +162,7 @@ def connection_disable(request: HtmxHttpRequest, connection_id: int) -> HttpResp
 
 
 # -- Settings → Real-time sync (Zammad webhooks) -----------------------------------------------
-def webhook_context(new_secret: str | None = None) -> dict[str, Any]:
-    from django.conf import settings as django_settings
-
+def webhook_context(request: HttpRequest, new_secret: str | None = None) -> dict[str, Any]:
     from apps.connectors.base import Role
     from apps.connectors.models import WebhookDelivery
     from apps.connectors.registry import kinds_for_role
@@ -176,7 +175,7 @@ def webhook_context(new_secret: str | None = None) -> dict[str, Any]:
     )
     return {
         "webhook_source": source,
-        "webhook_url": f"{django_settings.PUBLIC_URL.rstrip('/')}/api/v1/webhooks/zammad",
+        "webhook": webhook_address(request.build_absolute_uri("/")),
         "webhook_new_secret": new_secret,
         "webhook_rotation_ends": (
             source.webhook_rotated_at + ROTATION_GRACE
@@ -198,7 +197,7 @@ def webhook_secret_rotate(request: HtmxHttpRequest, connection_id: int) -> HttpR
 
     connection = get_object_or_404(Connection, pk=connection_id)
     secret = rotate_secret(connection, actor_of_request(request))
-    return render(request, "connectors/_webhook_settings.html", webhook_context(secret))
+    return render(request, "connectors/_webhook_settings.html", webhook_context(request, secret))
 
 
 @require_POST
@@ -207,4 +206,4 @@ def webhook_rotation_end(request: HtmxHttpRequest, connection_id: int) -> HttpRe
     from apps.core.audit import actor_of_request
 
     end_rotation(get_object_or_404(Connection, pk=connection_id), actor_of_request(request))
-    return render(request, "connectors/_webhook_settings.html", webhook_context())
+    return render(request, "connectors/_webhook_settings.html", webhook_context(request))

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.models import ApiKey
 from apps.core.health import readiness_checks
 from apps.core.models import WorkerHeartbeat
-from apps.ui.dashboard import dashboard_context
+from apps.ui.dashboard import dashboard_context, hours_chart
 from apps.ui.forms import ApiKeyForm
 from apps.ui.http import HtmxHttpRequest
 
@@ -24,9 +24,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "workers": list(WorkerHeartbeat.objects.alive()),
         "active_api_keys": ApiKey.objects.active().count(),
     }
+    mode = request.GET.get("chart", "worked")
+    if request.htmx and request.htmx.target == "chart":  # the chart's switch
+        return render(request, "ui/dashboard.html#chart", {"chart": hours_chart(mode=mode)})
     if request.htmx:  # the health cards refresh themselves
         return render(request, "ui/dashboard.html#health", context)
-    return render(request, "ui/dashboard.html", context | dashboard_context())
+    return render(request, "ui/dashboard.html", context | dashboard_context(mode))
 
 
 def _api_keys_context(form: ApiKeyForm | None = None, new_key: str | None = None) -> dict:
@@ -42,7 +45,7 @@ def settings_page(request: HtmxHttpRequest) -> HttpResponse:
     from apps.connectors.views import webhook_context
     from apps.sync.views import settings_context
 
-    context = _api_keys_context() | settings_context() | webhook_context()
+    context = _api_keys_context() | settings_context() | webhook_context(request)
     return render(request, "ui/settings.html", context)
 
 

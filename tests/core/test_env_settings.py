@@ -96,3 +96,9 @@ def test_a_non_postgres_database_url_is_refused() -> None:
     result = _import_settings({"DATABASE_URL": "sqlite:///db.sqlite3"})
     assert result.returncode != 0
     assert "DATABASE_URL must be a postgres://" in result.stderr
+
+
+def test_a_public_url_without_scheme_is_refused_by_name() -> None:
+    result = _import_settings({"PUBLIC_URL": "sync.example.com"})
+    assert result.returncode != 0
+    assert "PUBLIC_URL must start with https:// or http://" in result.stderr

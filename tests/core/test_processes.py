@@ -53,10 +53,10 @@ def test_readyz_turns_200_while_a_real_worker_runs_and_503_after_it_stops(
     assert response.json()["failing"] == ["worker"]
 
 
-def _run_and_stop(env: dict[str, str], log: Path) -> str:
+def _run_and_stop(env: dict[str, str], log: Path, bind_host: str = "127.0.0.1") -> str:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    run = start_manage(["run", "--bind", f"127.0.0.1:{port}"], env, log)
+    run = start_manage(["run", "--bind", f"{bind_host}:{port}"], env, log)
     try:
         wait_for(lambda: _ready(url), 90, "the service to become ready")
         login = httpx.get(f"{url}/accounts/login/", timeout=5)
@@ -66,7 +66,7 @@ def _run_and_stop(env: dict[str, str], log: Path) -> str:
     finally:
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=60) == 0, log.read_text()
-    return log.read_text()
+    return log.read_text().replace(str(port), "<port>")
 
 
 def test_run_serves_on_embedded_postgres_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
@@ -74,7 +74,10 @@ def test_run_serves_on_embedded_postgres_and_ctrl_c_stops_everything(tmp_path: P
     env = child_env(DATA_DIR=str(data_dir), APP_ENV="local", WORKER_HEARTBEAT_INTERVAL="1")
 
     first = _run_and_stop(env, tmp_path / "first.log")
-    assert "Log in at http://127.0.0.1:8000/accounts/login/ with e-mail admin@example.com" in first
+    # The addresses printed are the ones really bound, not a default port.
+    login = "Log in at http://127.0.0.1:<port>/accounts/login/ with e-mail admin@example.com"
+    assert login in first
+    assert "Serving on http://127.0.0.1:<port>/. Ctrl-C stops." in first
     assert "Generated password" in first
     assert not (data_dir / "pgdata" / "postmaster.pid").exists(), "embedded PostgreSQL still runs"
     assert _processes_mentioning(str(data_dir)) == []
@@ -101,8 +104,10 @@ def test_run_uses_the_database_named_by_database_url(tmp_path: Path) -> None:
             ADMIN_PASSWORD="a-long-enough-password-1",
             WORKER_HEARTBEAT_INTERVAL="1",
         )
-        output = _run_and_stop(env, tmp_path / "run.log")
+        output = _run_and_stop(env, tmp_path / "run.log", bind_host="0.0.0.0")
         assert "with e-mail ops@example.com" in output
+        assert "Serving on every address of this machine, port <port>: " in output
+        assert "http://127.0.0.1:<port>/ here." in output
         assert "Generated password" not in output
         assert not (tmp_path / "unused" / "pgdata").exists()
         with psycopg.connect(**params, dbname=name) as conn:

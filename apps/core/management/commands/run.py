@@ -4,6 +4,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,26 @@ STOP_GRACE_SECONDS = 20
 # has stayed up for STABLE_SECONDS, the next restart is quick again.
 RESTART_BACKOFF_SECONDS = (1, 2, 4, 8, 16, 30, 60)
 STABLE_SECONDS = 60
+LISTEN_WAIT_SECONDS = 60
+WILDCARD_HOSTS = {"", "0.0.0.0", "::", "[::]"}
+
+
+def address_of(bind: str) -> tuple[str, int | None, bool]:
+    """``host:port`` as gunicorn takes it → (host to connect to, port, every address?)."""
+    if bind.startswith(("unix:", "fd://")):
+        return bind, None, False
+    host, _, port = bind.rpartition(":")
+    every = host in WILDCARD_HOSTS
+    connect_host = "127.0.0.1" if every else host.strip("[]")
+    return connect_host, int(port) if port.isdigit() else None, every
+
+
+def local_url(bind: str) -> str | None:
+    host, port, _every = address_of(bind)
+    if port is None:
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
 
 
 def _die_with_parent() -> None:
@@ -50,7 +71,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["without_worker"] and options["without_web"]:
             raise CommandError("Nothing to run: --without-worker and --without-web together")
-        call_command("bootstrap", stdout=self.stdout, stderr=self.stderr)
+        bind = options["bind"]
+        call_command("bootstrap", address=local_url(bind), stdout=self.stdout, stderr=self.stderr)
 
         env = os.environ.copy()
         if not settings.DATABASE_URL:
@@ -61,7 +83,7 @@ class Command(BaseCommand):
         if not options["without_web"]:
             commands["web"] = [
                 sys.executable, "-m", "gunicorn", "config.wsgi:application",
-                "--config", "python:config.gunicorn", "--bind", options["bind"],
+                "--config", "python:config.gunicorn", "--bind", bind,
             ]  # fmt: skip
         if not options["without_worker"]:
             commands["worker"] = [sys.executable, manage, "worker"]
@@ -82,13 +104,11 @@ class Command(BaseCommand):
             )
 
         children = {name: start(name) for name in commands}
-        if "web" in children:
-            self.stdout.write(
-                self.style.SUCCESS(f"Serving on http://{options['bind']}/ (Ctrl-C stops).")
-            )
         worker = WorkerRestarts()
         exit_code = 0
         try:
+            if "web" in children:
+                self._announce(bind, children["web"], lambda: stopping)
             while not stopping:
                 if "web" in children and children["web"].poll() is not None:
                     self.stderr.write("web exited unexpectedly; stopping.")
@@ -102,6 +122,38 @@ class Command(BaseCommand):
         self.stdout.write("Stopped.")
         if exit_code:
             sys.exit(exit_code)
+
+    def _announce(
+        self, bind: str, web: subprocess.Popen[bytes], stopping: Callable[[], bool]
+    ) -> None:
+        """Say where the service answers once it does: the address really bound, and for a
+        wildcard bind the one to open on this machine and the public one."""
+        host, port, every = address_of(bind)
+        if port is None:
+            self.stdout.write(self.style.SUCCESS(f"Serving on {bind} (Ctrl-C stops)."))
+            return
+        deadline = time.monotonic() + LISTEN_WAIT_SECONDS
+        while not stopping() and web.poll() is None and time.monotonic() < deadline:
+            try:
+                with socket.create_connection((host, port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.2)
+        else:
+            if web.poll() is not None or time.monotonic() >= deadline:
+                self.stderr.write(f"Nothing answers on {bind}: see the web server's log above.")
+            return
+        url = local_url(bind)
+        if every:
+            message = f"Serving on every address of this machine, port {port}: {url}/ here"
+            public = settings.PUBLIC_URL
+            message += f", {public}/ for others (PUBLIC_URL)." if public else "."
+        else:
+            message = f"Serving on {url}/"
+            if settings.PUBLIC_URL and url != settings.PUBLIC_URL:
+                message += f", reached as {settings.PUBLIC_URL}/ (PUBLIC_URL)"
+            message += "."
+        self.stdout.write(self.style.SUCCESS(f"{message} Ctrl-C stops."))
 
     def _stop(self, children: dict[str, subprocess.Popen[bytes]]) -> None:
         for process in children.values():
