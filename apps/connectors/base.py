@@ -126,6 +126,15 @@ class ReferenceActivity:
     billable: bool | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReferenceGroup:
+    """A Zammad group (rules may match the ticket's group)."""
+
+    id: str
+    name: str
+    visible: bool = True
+
+
 @dataclass(frozen=True)
 class ReferenceData:
     users: tuple[ReferenceUser, ...] = ()
@@ -133,6 +142,7 @@ class ReferenceData:
     projects: tuple[ReferenceProject, ...] = ()
     activities: tuple[ReferenceActivity, ...] = ()
     tags: tuple[str, ...] = ()
+    groups: tuple[ReferenceGroup, ...] = ()
 
     def counts(self) -> dict[str, int]:
         return {

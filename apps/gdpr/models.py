@@ -17,6 +17,8 @@ class Person(models.Model):
     class Kind(models.TextChoices):
         AGENT = "agent", "Zammad agent"
         TARGET_USER = "target_user", "Kimai user"
+        # A ticket customer a mapping rule names (chosen by name in the rule editor).
+        CUSTOMER = "customer", "Zammad ticket customer"
 
     connection = models.ForeignKey(
         "connectors.Connection", on_delete=models.CASCADE, related_name="people"

@@ -179,3 +179,65 @@ def _tags(connector: ZammadConnector, ticket_id: int) -> tuple[str, ...] | None:
         raise
     tags = data.get("tags") if isinstance(data, dict) else None
     return tuple(str(t) for t in tags) if isinstance(tags, list) else None
+
+
+# -- ticket customers for rule conditions -------------------------------------------------------
+def _person_label(row: dict[str, Any]) -> str:
+    name = " ".join(str(row.get(k) or "").strip() for k in ("firstname", "lastname")).strip()
+    email = str(row.get("email") or "").strip()
+    if name and email:
+        return f"{name} ({email})"
+    return name or email or str(row.get("login") or f"#{row.get('id')}")
+
+
+def search_customers(source: Connection | None, query: str, limit: int = 20) -> list[Any]:
+    """Zammad users matching ``query`` by name, login or e-mail: (id, label) pairs, read live
+    and kept nowhere (only the ones a rule names are remembered, see remember_customers)."""
+    query = query.strip()
+    if len(query) < 2:
+        return []
+    connector = _zammad(source)
+    try:
+        with connector:
+            rows = connector.client.search_users(query, limit)
+    except ExternalServiceError as error:
+        raise PreviewUnavailable(
+            f"Zammad did not answer the search: {error.message}", 502
+        ) from error
+    return [(str(row["id"]), _person_label(row)) for row in rows if "id" in row]
+
+
+def remember_customers(source: Connection, ids: Iterable[str]) -> None:
+    """Keep the name of each ticket customer a rule names (as a Person, like every person
+    this service knows), so rules read "customer is Jane Roe" without asking Zammad again."""
+    from django.utils import timezone
+
+    from apps.gdpr.models import Person
+
+    known = set(
+        Person.objects.filter(connection=source, external_id__in=list(ids)).values_list(
+            "external_id", flat=True
+        )
+    )
+    missing = [i for i in ids if i not in known and i.isdigit()]
+    if not missing:
+        return
+    connector = _zammad(source)
+    people = []
+    try:
+        with connector:
+            for user_id in missing:
+                row = connector.client.user(int(user_id))
+                name = " ".join(
+                    str(row.get(k) or "").strip() for k in ("firstname", "lastname")
+                ).strip()
+                people.append(
+                    Person(
+                        connection=source, external_id=user_id, kind=Person.Kind.CUSTOMER,
+                        name=name, email=str(row.get("email") or ""),
+                        username=str(row.get("login") or ""), updated_at=timezone.now(),
+                    )
+                )  # fmt: skip
+    except ExternalServiceError:
+        return  # names stay unknown ("customer #8") until the next save; the rule still works
+    Person.objects.bulk_create(people, ignore_conflicts=True)

@@ -11,9 +11,11 @@ from django.http import QueryDict
 from apps.connectors.base import Role
 from apps.connectors.models import Connection
 from apps.connectors.registry import kinds_for_role
+from apps.gdpr.models import Person
 from apps.mappings.catalog import Catalog
 from apps.mappings.engine import TimesheetPlan
 from apps.mappings.models import MappingProfile, ReferenceSnapshot, Rule
+from apps.mappings.pickers import rule_pickers
 from apps.mappings.reference import kimai_reference, snapshot_of, snapshot_reference
 from apps.mappings.rules import DEFAULT_PROJECT_NAMES, RuleSpec
 from apps.mappings.services import (
@@ -152,7 +154,9 @@ def describe_rule(
     if spec.group_ids:
         when.append(f"group is {_names(zammad['groups'], spec.group_ids)}")
     if spec.customer_ids:
-        when.append("ticket customer is " + " or ".join(f"#{i}" for i in spec.customer_ids))
+        names = dict(zammad.get("customers", []))
+        customers = " or ".join(names.get(i, f"customer #{i}") for i in spec.customer_ids)
+        when.append(f"ticket customer is {customers}")
     if spec.title_pattern:
         when.append(f"title matches /{spec.title_pattern}/")
     if spec.tag_pattern:
@@ -180,9 +184,18 @@ def describe_rule(
     return when or ["every entry"], then
 
 
+def _customer_names(pair: Pair, ids: set[str]) -> list[tuple[str, str]]:
+    """The names kept for the ticket customers rules name (one query)."""
+    if pair.source is None or not ids:
+        return []
+    people = Person.objects.filter(connection=pair.source, external_id__in=ids)
+    return [(p.external_id, p.label) for p in people]
+
+
 def rules_context(pair: Pair, **extra: Any) -> dict[str, Any]:
     rows = rule_rows(pair.profile, pair.catalog) if pair.profile else []
     zammad = zammad_choices(pair)
+    zammad["customers"] = _customer_names(pair, {i for r in rows for i in r.spec.customer_ids})
     described = [(row, *describe_rule(row.spec, zammad, pair.catalog)) for row in rows]
     return pair.context(rows=described, zammad=zammad, **extra)
 
@@ -197,11 +210,13 @@ def rule_form_context(
         values = spec_of(rule) if rule is not None else {"project_mode": "fixed"}
     if isinstance(values, RuleSpec):
         values = values.model_dump()
+    zammad = zammad_choices(pair)
     return pair.context(
         rule=rule,
         values=values,
         errors=errors or {},
-        zammad=zammad_choices(pair),
+        zammad=zammad,
+        pickers=rule_pickers(values, zammad, pair.source),
         kimai=kimai_choices(pair.catalog),
     )
 

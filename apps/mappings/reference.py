@@ -119,6 +119,11 @@ def refresh_reference(connection: Connection) -> ReferenceSnapshot:
         snapshot.projects = _rows(data.projects)
         snapshot.activities = _rows(data.activities)
         snapshot.tags = list(data.tags)
+        if data.groups:  # else keep the groups seen on tickets (the token may not list them)
+            snapshot.groups = [
+                {"id": g.id, "name": g.name, "active": g.visible}
+                for g in sorted(data.groups, key=lambda g: g.name.casefold())
+            ]
         snapshot.users_listed = bool(data.users)
         snapshot.fetched_at = timezone.now()
         snapshot.last_error = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -122,6 +123,7 @@ def create_rule(profile: MappingProfile, spec: RuleSpec, catalog: Catalog) -> Ru
         rule = Rule(profile=profile, position=(last.position if last else 0) + 1)
         _write(rule, spec)
         rule.save()
+    _remember_customer_names(profile, spec)
     return rule
 
 
@@ -129,7 +131,17 @@ def update_rule(rule: Rule, spec: RuleSpec, catalog: Catalog) -> Rule:
     _checked(spec, catalog)
     _write(rule, spec)
     rule.save()
+    _remember_customer_names(rule.profile, spec)
     return rule
+
+
+def _remember_customer_names(profile: MappingProfile, spec: RuleSpec) -> None:
+    """After the rule is saved: the names of the ticket customers it names, for reading it."""
+    from apps.mappings.lookups import PreviewUnavailable, remember_customers
+
+    if spec.customer_ids:
+        with contextlib.suppress(PreviewUnavailable):
+            remember_customers(profile.source, spec.customer_ids)
 
 
 def patch_rule(rule: Rule, changes: dict[str, Any], catalog: Catalog) -> Rule:

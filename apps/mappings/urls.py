@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.rules, name="rules"),
     path("rules/new/", views.rule_new, name="rule_new"),
     path("rules/check/", views.rule_check, name="rule_check"),
+    path("rules/choices/<slug:kind>/", views.choices, name="choices"),
     path("rules/<int:rule_id>/", views.rule_edit, name="rule_edit"),
     path("rules/<int:rule_id>/delete/", views.rule_delete, name="rule_delete"),
     path("rules/<int:rule_id>/move/<slug:direction>/", views.rule_move, name="rule_move"),

@@ -28,7 +28,9 @@ from apps.mappings.pages import (
     settings_context,
     settings_from_post,
     users_context,
+    zammad_choices,
 )
+from apps.mappings.pickers import KINDS, build_picker
 from apps.mappings.rules import reference_errors
 from apps.ui.http import HtmxHttpRequest
 
@@ -102,6 +104,19 @@ def _save_rule(request: HtmxHttpRequest, pair: Pair, rule: Rule | None) -> HttpR
         response["HX-Reswap"] = "outerHTML"
         return response
     return _rules_changed(request, pair)
+
+
+@require_GET
+def choices(request: HtmxHttpRequest, kind: str) -> HttpResponse:
+    """A rule condition's checkbox list, narrowed by what the admin types; ticked ones stay."""
+    if kind not in KINDS:
+        raise Http404("no such condition")
+    pair = Pair.load(request.GET)
+    picker = build_picker(
+        kind, request.GET.getlist(KINDS[kind][0])[:200], request.GET.get("q", ""),
+        zammad_choices(pair), pair.source,
+    )  # fmt: skip
+    return render(request, "mappings/_picker.html#picker-options", {"picker": picker})
 
 
 @require_POST

@@ -665,6 +665,19 @@ def test_it_lists_organizations_for_agents(double: ZammadDouble) -> None:
     ]
 
 
+def test_it_lists_every_group_to_agents_and_refuses_tokens_without_ticket_permissions(
+    double: ZammadDouble,
+) -> None:
+    groups = api(double, AGENT).get("/api/v1/groups").json()
+    assert [(g["id"], g["name"], g["active"]) for g in groups] == [
+        (1, "Service Desk", True), (2, "Billing", True),
+    ]  # fmt: skip
+    double.add_token(2, ["admin.time_accounting"], "ta-only")
+    refused = api(double, "ta-only").get("/api/v1/groups")
+    assert refused.status_code == 403
+    assert refused.json()["error"] == "Token authorization failed."
+
+
 def test_it_puts_setting_values_in_state_current(double: ZammadDouble) -> None:
     double.set_setting("time_accounting_unit", "minute")
     settings = api(double).get("/api/v1/settings").json()

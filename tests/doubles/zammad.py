@@ -1413,6 +1413,7 @@ class ZammadDouble(Double):
             r("GET", f"{api}/users/me", self._users_me),
             r("GET", f"{api}/users/search", self._users_search),
             r("GET", f"{api}/users/:id", self._users_show),
+            r("GET", f"{api}/groups", self._groups_index),
             r("GET", f"{api}/organizations", self._organizations_index),
             r("GET", f"{api}/organizations/search", self._organizations_search),
             r("GET", f"{api}/organizations/:id", self._organizations_show),
@@ -1832,6 +1833,16 @@ class ZammadDouble(Double):
         if is_flag_on(params.get("expand")):
             return self._user_with_names(user)
         return self._user_with_ids(user)
+
+    def _groups_index(self, request: RecordedRequest, params: Params, caller: Caller) -> Reply:
+        # Controllers::GroupsControllerPolicy: index for ticket.agent, admin.group and
+        # ticket.customer. GroupPolicy::Scope gives them all groups (customers too while the
+        # setting customer_ticket_create_group_ids is blank, its default).
+        if not caller.can(["ticket.agent", "admin.group", "ticket.customer"]):
+            raise not_authorized("Token authorization failed.")
+        offset, limit = _paginate(params, default=100, maximum=500)
+        groups = sorted(self.groups.values(), key=lambda g: g.id)[offset : offset + limit]
+        return _ok([_group_json(g) for g in groups])
 
     def _organizations_index(
         self, request: RecordedRequest, params: Params, caller: Caller
@@ -2308,6 +2319,19 @@ def _setting_json(setting: Setting) -> dict[str, Any]:
         "area": setting.area,
         "created_at": format_time(setting.created_at),
         "updated_at": format_time(setting.updated_at),
+    }
+
+
+def _group_json(group: Group) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "active": group.active,
+        "note": group.note,
+        "created_by_id": group.created_by_id,
+        "updated_by_id": group.updated_by_id,
+        "created_at": format_time(group.created_at),
+        "updated_at": format_time(group.updated_at),
     }
 
 

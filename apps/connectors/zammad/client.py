@@ -29,6 +29,8 @@ TICKETS_MAX_PAGE = 100  # GET /api/v1/tickets: 100 / 100 (§2.2)
 TICKET_SEARCH_MAX_PAGE = 200  # /api/v1/tickets/search: 50 / 200 (§2.2)
 USERS_MAX_PAGE = 1000  # GET /api/v1/users: 100 / 1000 (§2.2)
 ORGANIZATIONS_MAX_PAGE = 1000  # GET /api/v1/organizations: 500 / 1000 (§2.2)
+GROUPS_PAGE = 100  # GET /api/v1/groups: paged like every index (§2.2); few groups exist
+USER_SEARCH_MAX = 200  # GET /api/v1/users/search: 50 / 200 (§2.2)
 
 
 def zammad_error_details(body: Any) -> VendorErrorDetails:
@@ -209,6 +211,19 @@ class ZammadClient:
 
     def organization_pages(self) -> Iterator[list[Row]]:
         return self._pages("/api/v1/organizations", {}, ORGANIZATIONS_MAX_PAGE)
+
+    def group_pages(self) -> Iterator[list[Row]]:
+        """Every group: ticket.agent or admin.group may list them all (§2.5)."""
+        return self._pages("/api/v1/groups", {}, GROUPS_PAGE)
+
+    def search_users(self, query: str, limit: int = 20) -> list[Row]:
+        """Users whose login, name or e-mail match ``query`` (Zammad's search syntax)."""
+        params = {"query": query, "limit": min(limit, USER_SEARCH_MAX)}
+        return _rows(self.http.get("/api/v1/users/search", params).data)
+
+    def user(self, user_id: int) -> Row:
+        data = self.http.get(f"/api/v1/users/{int(user_id)}").data
+        return data if isinstance(data, dict) else {}
 
     def ticket(self, ticket_id: int) -> Row:
         data = self.http.get(f"/api/v1/tickets/{int(ticket_id)}").data

@@ -27,6 +27,7 @@ from apps.connectors.base import (
     ReferenceActivity,
     ReferenceCustomer,
     ReferenceData,
+    ReferenceGroup,
     ReferenceUser,
     SourceConnector,
 )
@@ -407,7 +408,26 @@ class ZammadConnector(SourceConnector):
             )
             for row in self._activity_types().values()
         )
-        return ReferenceData(users=users, customers=customers, activities=activities)
+        return ReferenceData(
+            users=users, customers=customers, activities=activities, groups=self._groups()
+        )
+
+    def _groups(self) -> tuple[ReferenceGroup, ...]:
+        """Every group, for rules on the ticket's group; none when the token may not list
+        them (then the groups seen on tickets are all the editor offers)."""
+        try:
+            rows = [row for page in self.client.group_pages() for row in page]
+        except ExternalServiceError as error:
+            if error.status in (401, 403):
+                return ()
+            raise
+        return tuple(
+            ReferenceGroup(
+                id=str(row["id"]), name=str(row.get("name")), visible=bool(row.get("active", True))
+            )
+            for row in rows
+            if "id" in row
+        )
 
     # -- connection check -------------------------------------------------------------------------
     def check(self) -> CheckReport:

@@ -42,6 +42,14 @@
     show("The server could not be reached. Check your connection and try again.");
   });
 
+  // A search box inside a form narrows a checkbox list; Enter there must not submit the form.
+  document.addEventListener("keydown", function (event) {
+    var target = event.target;
+    if (event.key === "Enter" && target && target.matches && target.matches("input[data-picker]")) {
+      event.preventDefault();
+    }
+  });
+
   document.addEventListener("htmx:timeout", function () {
     show("The server took too long to answer. Try again in a moment.");
   });
