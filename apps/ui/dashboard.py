@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, IntegerField, Q, Sum
+from django.db.models import Count, DateField, IntegerField, Q, Sum
 from django.db.models.fields.json import KT
-from django.db.models.functions import Cast, TruncDate
+from django.db.models.functions import Cast, Substr, TruncDate
 from django.utils import timezone
 from django_q.models import Schedule
 
@@ -23,6 +23,10 @@ from apps.sync.models import Conflict, Run
 from apps.ui.setup import setup_context
 
 CHART_DAYS = 30
+CHART_MODES = {
+    "worked": "by the day the work was done",
+    "written": "by the day it was written to Kimai",
+}
 # Timesheets the sync (or a person resolving a conflict) wrote to Kimai: their hours per day.
 CREATED = "kimai.timesheet.create"
 UPDATED = "kimai.timesheet.update"
@@ -52,6 +56,12 @@ class HoursChart:
     total_created: float
     total_updated: float
     ticks: list[tuple[float, str]]  # (left in %, label) under the chart
+    mode: str = "worked"  # or "written"
+    zone: str = "UTC"  # the server's, for days written
+
+    @property
+    def mode_label(self) -> str:
+        return CHART_MODES[self.mode]
 
     @property
     def empty(self) -> bool:
@@ -70,23 +80,37 @@ def _nice_top(peak: float) -> float:
     return float(int(peak) + 1)
 
 
-def hours_chart(today: date | None = None) -> HoursChart:
-    today = today or timezone.localdate()
-    first = today - timedelta(days=CHART_DAYS - 1)
+def _hours_per_day(first: date, mode: str) -> dict[date, tuple[int, int]]:
+    """Seconds created and updated per day, by the day worked (the date of the timesheet's
+    begin as Kimai shows it, in its user's zone) or by the day written (server zone)."""
     zone = timezone.get_current_timezone()
     start = datetime.combine(first, datetime.min.time(), zone)
     seconds = Cast(KT("after__duration_seconds"), IntegerField())
+    events = AuditEvent.objects.filter(action__in=[CREATED, UPDATED])
+    if mode == "worked":
+        # Work is written after it begins: events older than the window, less a day for
+        # zones, hold no work done in it (and the filter on `at` uses its index).
+        day = Cast(Substr(KT("after__begin"), 1, 10), DateField())
+        events = events.filter(at__gte=start - timedelta(days=1)).annotate(day=day)
+        events = events.filter(day__gte=first)
+    else:
+        events = events.filter(at__gte=start).annotate(day=TruncDate("at", tzinfo=zone))
     rows = (
-        AuditEvent.objects.filter(at__gte=start, action__in=[CREATED, UPDATED])
-        .annotate(day=TruncDate("at", tzinfo=zone))
-        .values("day")
+        events.values("day")
         .annotate(
             created=Sum(seconds, filter=Q(action=CREATED)),
             updated=Sum(seconds, filter=Q(action=UPDATED)),
         )
         .order_by()
     )
-    per_day = {row["day"]: (row["created"] or 0, row["updated"] or 0) for row in rows}
+    return {row["day"]: (row["created"] or 0, row["updated"] or 0) for row in rows}
+
+
+def hours_chart(today: date | None = None, mode: str = "worked") -> HoursChart:
+    today = today or timezone.localdate()
+    mode = mode if mode in CHART_MODES else "worked"
+    first = today - timedelta(days=CHART_DAYS - 1)
+    per_day = _hours_per_day(first, mode)
     days = [first + timedelta(days=i) for i in range(CHART_DAYS)]
     hours = [(per_day.get(d, (0, 0))[0] / 3600, per_day.get(d, (0, 0))[1] / 3600) for d in days]
     top = _nice_top(max((c + u for c, u in hours), default=0.0))
@@ -108,7 +132,10 @@ def hours_chart(today: date | None = None) -> HoursChart:
         (round(100 * (i + 0.5) / CHART_DAYS, 2), f"{days[i]:%b %d}")
         for i in range(0, CHART_DAYS, 7)
     ]
-    return HoursChart(bars, top, sum(c for c, _ in hours), sum(u for _, u in hours), ticks)
+    return HoursChart(
+        bars, top, sum(c for c, _ in hours), sum(u for _, u in hours), ticks, mode,
+        str(timezone.get_current_timezone()),
+    )  # fmt: skip
 
 
 def _describe_schedule(schedule: Schedule) -> str:
@@ -184,12 +211,12 @@ def recent_deliveries(limit: int = 10) -> list[WebhookDelivery]:
     return list(WebhookDelivery.objects.select_related("connection", "run")[:limit])
 
 
-def dashboard_context() -> dict[str, Any]:
+def dashboard_context(chart_mode: str = "worked") -> dict[str, Any]:
     return {
         **setup_context(),
         **sync_overview(),
         **open_conflicts(),
-        "chart": hours_chart(),
+        "chart": hours_chart(mode=chart_mode),
         "connections": connection_health(),
         "deliveries": recent_deliveries(),
     }

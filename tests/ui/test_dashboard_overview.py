@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
@@ -33,10 +34,17 @@ def pair(db: None) -> MappingProfile:
     return MappingProfile.objects.create(source=zammad, target=kimai)
 
 
-def _written(at: datetime, minutes: int, action: str = "kimai.timesheet.create") -> AuditEvent:
+def _written(
+    at: datetime,
+    minutes: int,
+    action: str = "kimai.timesheet.create",
+    begin: datetime | None = None,
+) -> AuditEvent:
+    """A timesheet written at ``at``; the work began ``begin`` (by default, just before)."""
+    begin = begin or at - timedelta(minutes=minutes)
     return AuditEvent(
         at=at, actor="schedule", action=action, object_type="kimai.timesheet",
-        object_id="1", after={"duration_seconds": minutes * 60},
+        object_id="1", after={"duration_seconds": minutes * 60, "begin": begin.isoformat()},
     )  # fmt: skip
 
 
@@ -58,7 +66,7 @@ def test_it_shows_the_last_run_and_the_next_scheduled_ones(
     assert "3 create, 1 conflict" in html
     assert "Changes since the last run (every 15 minutes)" in html
     nightly = Schedule.objects.get(name=f"zks-full-{pair.pk}").next_run
-    assert f'<time datetime="{nightly.isoformat()}">2026-03-07 02:00</time>' in html
+    assert f'<time datetime="{nightly.isoformat()}">2026-03-07 02:00 UTC</time>' in html
     assert "They start once a worker runs." in html
 
 
@@ -94,7 +102,7 @@ def test_the_chart_draws_hours_created_and_updated_per_day(db: None) -> None:
             _written(NOW, 45, "kimai.timesheet.adopt"),  # nothing written
         ]
     )
-    chart = hours_chart()
+    chart = hours_chart(mode="written")
     assert len(chart.bars) == 30
     today, two_days_ago = chart.bars[-1], chart.bars[-3]
     assert (today.day, today.created_hours, today.updated_hours) == (date(2026, 3, 6), 2.0, 1.0)
@@ -102,6 +110,32 @@ def test_the_chart_draws_hours_created_and_updated_per_day(db: None) -> None:
     assert chart.top == 4.0
     assert (today.created_height, today.updated_height) == (50.0, 25.0)
     assert (chart.total_created, chart.total_updated) == (4.0, 1.0)
+
+
+@pytest.mark.django_db
+@time_machine.travel(NOW, tick=False)
+def test_a_backfill_counts_on_the_days_the_work_was_done_unless_switched_to_days_written(
+    admin_client: Client,
+) -> None:
+    berlin = ZoneInfo("Europe/Berlin")
+    work = [datetime(2026, 2, day, 0, 30, tzinfo=berlin) for day in (10, 11, 12)]
+    AuditEvent.objects.bulk_create([_written(NOW, 60, begin=begin) for begin in work])
+    worked = hours_chart()
+    # The day in the Kimai user's zone, as Kimai shows it (00:30 in Berlin is the day before
+    # in UTC).
+    days = {b.day: b.created_hours for b in worked.bars if b.hours}
+    assert days == {date(2026, 2, 10): 1.0, date(2026, 2, 11): 1.0, date(2026, 2, 12): 1.0}
+    written = hours_chart(mode="written")
+    assert {b.day: b.created_hours for b in written.bars if b.hours} == {date(2026, 3, 6): 3.0}
+    page = admin_client.get("/").content.decode()
+    assert "by the day the work was done" in page
+    assert '<a href="?chart=written" hx-get="?chart=written" hx-target="#chart"' in page
+    fragment = admin_client.get(
+        "/?chart=written", headers={"HX-Request": "true", "HX-Target": "chart"}
+    )
+    html = fragment.content.decode()
+    assert html.lstrip().startswith('<section class="panel chart-panel" id="chart"')
+    assert "by the day it was written to Kimai (UTC)" in html
 
 
 @pytest.mark.django_db
@@ -118,7 +152,7 @@ def test_the_chart_is_an_inline_svg_with_a_title_per_day(admin_client: Client) -
 @pytest.mark.django_db
 def test_without_writes_the_chart_says_so(admin_client: Client) -> None:
     html = admin_client.get("/").content.decode()
-    assert "No timesheets written to Kimai in the last 30 days." in html
+    assert "No work done in the last 30 days was written to Kimai." in html
 
 
 @pytest.mark.django_db
