@@ -100,6 +100,7 @@ def map_agent_and_recheck(context: dict[str, Any], kimai_user: str, actor: str) 
     user = next((u for u in context["users"] if u.external_id == kimai_user), None)
     count = context["waiting_count"]
     return {
+        "checking_runs": [run.pk for run in runs],
         "chosen": kimai_user,
         "saved": f"{agent.label} now books time as {user.label if user else kimai_user} in "
         f"Kimai; {count} conflict{'s' if count != 1 else ''} waited for this." + _runs_text(runs),
@@ -157,6 +158,7 @@ def map_activity_and_recheck(
     runs = reevaluate(list(context["waiting"]), actor)
     count = context["waiting_count"]
     return {
+        "checking_runs": [run.pk for run in runs],
         "chosen": activity_id,
         "saved": f"“{context['type_name']}” is now booked as "
         f"{catalog.activity_label(activity_id)}; {count} conflict{'s' if count != 1 else ''} "

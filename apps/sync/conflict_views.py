@@ -14,6 +14,7 @@ from django.http import HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseStopPolling
 
 from apps.core.audit import actor_of_request
 from apps.sync.conflict_fixes import (
@@ -28,7 +29,7 @@ from apps.sync.conflict_pages import (
     conflict_list_context,
     conflicts_with_people,
 )
-from apps.sync.models import Conflict
+from apps.sync.models import Conflict, Run
 from apps.sync.resolutions import (
     ACTION_LABELS,
     ResolutionParams,
@@ -58,7 +59,24 @@ def conflicts(request: HtmxHttpRequest) -> HttpResponse:
 @require_GET
 def conflict_detail(request: HtmxHttpRequest, conflict_id: int) -> HttpResponse:
     conflict = get_object_or_404(conflicts_with_people(), pk=conflict_id)
-    return render(request, DETAIL, conflict_detail_context(conflict))
+    context = conflict_detail_context(conflict)
+    if request.htmx and request.GET.get("fragment") == "conflict":  # following a re-check
+        context |= _still_checking(conflict, request.GET.get("checking", ""))
+        response = render(request, f"{DETAIL}#conflict", context)
+        if not context["checking"]:
+            return HttpResponseStopPolling(response.content)
+        return response
+    return render(request, DETAIL, context)
+
+
+def _still_checking(conflict: Conflict, run_ids: str) -> dict[str, Any]:
+    """The re-check runs still to finish while the conflict is open (the page follows them)."""
+    ids = _ids(run_ids.split(","))[:20]
+    pending: list[int] = []
+    if conflict.status == Conflict.Status.OPEN and ids:
+        waiting = Run.objects.filter(pk__in=ids, status__in=[Run.Status.QUEUED, Run.Status.RUNNING])
+        pending = sorted(waiting.values_list("pk", flat=True))
+    return {"checking": ",".join(map(str, pending)), "checking_list": pending}
 
 
 @require_POST
@@ -188,5 +206,17 @@ def _fix_response(request: HtmxHttpRequest, context: dict[str, Any]) -> HttpResp
     if context.get("saved") and not request.htmx:
         messages.success(request, context["saved"])
         return HttpResponseRedirect(context["back"])
+    conflict_id = request.POST.get("conflict") or request.GET.get("conflict", "")
+    context["conflict_id"] = conflict_id if conflict_id.isdigit() else ""
+    if context.get("saved") and context["conflict_id"]:
+        # Made on a conflict's page: that page shows the outcome, and follows the re-check.
+        conflict = get_object_or_404(conflicts_with_people(), pk=int(context["conflict_id"]))
+        checking = ",".join(str(pk) for pk in context.get("checking_runs", []))
+        page = conflict_detail_context(conflict) | {"quick_fix": context}
+        page |= _still_checking(conflict, checking)
+        response = render(request, f"{DETAIL}#conflict", page)
+        response["HX-Retarget"] = "#conflict"
+        response["HX-Reswap"] = "outerHTML"
+        return response
     template = f"{FIX}#fix" if request.htmx else FIX
     return render(request, template, context, status=status)

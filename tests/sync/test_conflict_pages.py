@@ -114,7 +114,7 @@ def test_an_unmapped_agent_is_marked_and_offers_the_quick_fix(
     html = _html(admin_client, f"/sync/conflicts/{conflict.pk}/")
     assert '<tr class="missing">\n      <th scope="row">User <span class="badge fail">' in html
     assert f'href="/sync/conflicts/map-agent/{conflict.agent_id}/"' in html
-    assert f'hx-get="/sync/conflicts/map-agent/{conflict.agent_id}/"' in html
+    assert f'hx-get="/sync/conflicts/map-agent/{conflict.agent_id}/?conflict={conflict.pk}"' in html
 
 
 @pytest.mark.django_db
@@ -272,6 +272,36 @@ def test_map_this_agent_maps_and_checks_their_conflicts_again(
     queued = Run.objects.get(status="queued")  # their tickets are many: one window run
     execute_run(queued.pk)  # what the worker does next
     assert not Conflict.objects.filter(agent_id=conflict.agent_id, status="open").exists()
+
+
+@pytest.mark.django_db
+def test_a_quick_fix_on_a_conflicts_page_updates_that_page_and_follows_the_recheck(
+    admin_client: Client, world: World
+) -> None:
+    world.run()
+    conflict = open_conflict(Conflict.Kind.UNMAPPED_USER)
+    url = f"/sync/conflicts/map-agent/{conflict.agent_id}/"
+    form = _html(admin_client, f"{url}?conflict={conflict.pk}", **HTMX)
+    assert f'<input type="hidden" name="conflict" value="{conflict.pk}">' in form
+    emma = str(world.kimai_double.user_id("emma"))
+    response = admin_client.post(
+        url, {"kimai_user": emma, "conflict": str(conflict.pk)}, headers=HTMX
+    )
+    assert (response["HX-Retarget"], response["HX-Reswap"]) == ("#conflict", "outerHTML")
+    html = response.content.decode()
+    queued = Run.objects.get(status="queued")
+    assert '<section id="conflict"' in html[:300]
+    assert "Checking again…" in html and "Waiting for a decision" not in html
+    assert f"checking={queued.pk}" in html and 'hx-trigger="every 2s"' in html
+    assert "conflicts waited for this" in html  # the quick fix's own message, in place
+    execute_run(queued.pk)  # the worker
+    followed = admin_client.get(
+        f"/sync/conflicts/{conflict.pk}/?fragment=conflict&checking={queued.pk}", headers=HTMX
+    )
+    assert followed.status_code == 286  # htmx stops polling
+    done = followed.content.decode()
+    assert "Waiting for a decision" not in done and "Checking again" not in done
+    assert 'hx-trigger="every 2s"' not in done
 
 
 @pytest.mark.django_db
