@@ -155,6 +155,16 @@ class Catalog:
                 return own
         return self.global_activities_by_name.get(_key(name))
 
+    def projects_with_activity_named(self, name: str) -> list[str]:
+        """Labels of the projects that have an activity of this name of their own (for saying
+        "not on this project" instead of "nowhere")."""
+        wanted = _key(name)
+        return sorted(
+            self.project_label(project_id)
+            for (project_id, key) in self.project_activities_by_name
+            if key == wanted
+        )
+
     def user_with_email(self, email: str | None) -> ReferenceUser | None:
         return self.users_by_email.get(email.casefold()) if email else None
 

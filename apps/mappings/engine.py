@@ -795,10 +795,22 @@ class _Planner:
             )
             return None
         if found is None:
+            elsewhere = (
+                catalog.projects_with_activity_named(kind.name) if kind and kind.name else []
+            )
+            if elsewhere and project is not None:
+                where = (
+                    f"no Kimai activity of that name on project "
+                    f"{catalog.project_label(project.id)} (only on {', '.join(elsewhere)})"
+                )
+            elif elsewhere:
+                where = f"no global Kimai activity of that name (only on {', '.join(elsewhere)})"
+            else:
+                where = "no Kimai activity has the same name"
             self.problem(
                 "unmapped_activity",
-                f"{what}: not mapped to a Kimai activity, and no Kimai activity has the same "
-                "name. Map it on the activity mapping page, or name an activity in the rule.",
+                f"{what}: not mapped to a Kimai activity, and {where}. Map it on the activity "
+                "mapping page, or name an activity in the rule.",
                 "activity",
             )
             return None

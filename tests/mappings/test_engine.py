@@ -392,6 +392,16 @@ def test_an_unmapped_activity_type_is_a_problem() -> None:
     )
 
 
+def test_an_activity_that_exists_only_on_another_project_is_named_where_it_is() -> None:
+    onsite = ActivityRef("4", "Onsite")  # Kimai has “Onsite” on Initech / Retainer only
+    plan = plan_timesheet(entry(activity=onsite), context(CATCH_ALL))
+    assert kinds(plan) == ["unmapped_activity"]
+    assert (
+        "not mapped to a Kimai activity, and no Kimai activity of that name on project "
+        "Awesome Customer Inc. / Support 2026 (only on Initech / Retainer)."
+    ) in plan.problems[0].message
+
+
 def test_entries_without_a_type_and_without_a_mapping_are_a_problem() -> None:
     plan = plan_timesheet(entry(activity=None), context(CATCH_ALL))
     assert kinds(plan) == ["unmapped_activity"]
