@@ -4,7 +4,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-LOCK := requirements/dev.lock
+LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) 2>/dev/null | cut -c1-16)
 CHROMIUM ?= /usr/bin/chromium
 
@@ -15,7 +15,8 @@ help:
 	@echo "make test    run the whole test suite"
 	@echo "make lint    ruff check + ruff format --check + mypy"
 	@echo "make fuzz    schemathesis over the whole OpenAPI document, against the served app"
-	@echo "make demo    run the Zammad and Kimai test doubles with demo data on 127.0.0.1"
+	@echo "make demo    run the Zammad and Kimai test doubles with demo data on 127.0.0.1, and"
+	@echo "             set up the demo pair in the database once \`make run\` has migrated it"
 
 $(STAMP): $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,7 +53,7 @@ check-containers: $(STAMP)
 	$(BIN)/python -m pytest tests/deploy -q
 
 demo: $(STAMP)
-	$(BIN)/python -m tests.doubles.serve
+	$(BIN)/python -m tests.doubles.serve --configure-pair
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .mypy_cache .ruff_cache

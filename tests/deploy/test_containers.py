@@ -55,6 +55,8 @@ def test_the_dockerfile_passes_hadolint() -> None:
         ("vendor.github-workflows", ".github/workflows/ci.yml"),
         ("vendor.github-workflows", ".github/workflows/release.yml"),
         ("vendor.dependabot", ".github/dependabot.yml"),
+        ("vendor.github-issue-forms", ".github/ISSUE_TEMPLATE/bug.yml"),
+        ("vendor.github-issue-forms", ".github/ISSUE_TEMPLATE/feature.yml"),
     ],
 )
 def test_the_file_matches_its_schema(schema: str, path: str) -> None:
@@ -62,11 +64,70 @@ def test_the_file_matches_its_schema(schema: str, path: str) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _yaml(path: str) -> dict[str, Any]:
+    data: dict[str, Any] = YAML(typ="safe").load((ROOT / path).read_text())
+    return data
+
+
 def test_compose_runs_web_worker_and_postgres_from_one_image() -> None:
     services = _compose()["services"]
-    assert set(services) == {"db", "web", "worker"}
+    assert {name for name, s in services.items() if not s.get("profiles")} == {
+        "db", "web", "worker"
+    }  # fmt: skip
     assert services["web"]["image"] == services["worker"]["image"]
-    assert services["worker"]["command"] == ["python", "manage.py", "worker"]
+    assert services["worker"]["command"][:3] == ["python", "manage.py", "worker"]
+
+
+def test_the_worker_starts_after_the_web_container_migrated_and_waits_itself_too() -> None:
+    worker = _compose()["services"]["worker"]
+    assert worker["depends_on"]["web"] == {"condition": "service_healthy"}
+    assert worker["command"][3:] == ["--wait", "600"]
+
+
+def test_the_demo_profile_adds_the_doubles_with_the_pair_from_the_same_image() -> None:
+    services = _compose()["services"]
+    doubles = services["doubles"]
+    assert doubles["profiles"] == ["demo"]
+    assert doubles["image"] == services["web"]["image"]
+    assert doubles["command"][:3] == ["python", "-m", "tests.doubles.serve"]
+    assert {"--configure-pair", "--on-network", "--reach-as=doubles"} <= set(doubles["command"])
+    assert "ports" not in doubles  # reachable from the service only, on the Compose network
+
+
+def test_compose_pulls_the_name_the_release_workflow_pushes() -> None:
+    image = _compose()["services"]["web"]["image"]
+    default = image.split(":-", 1)[1].split("}", 1)[0]
+    release = _yaml(".github/workflows/release.yml")
+    meta = next(s for s in release["jobs"]["image"]["steps"] if s.get("id") == "meta")
+    assert meta["with"]["images"] == default
+
+
+def test_a_pre_release_tag_never_becomes_latest() -> None:
+    release = _yaml(".github/workflows/release.yml")
+    meta = next(s for s in release["jobs"]["image"]["steps"] if s.get("id") == "meta")
+    assert meta["with"]["flavor"].split() == ["latest=false"]
+    tags = meta["with"]["tags"].splitlines()
+    latest = [t for t in tags if "value=latest" in t]
+    assert latest == ["type=raw,value=latest,enable=${{ !contains(github.ref_name, '-') }}"]
+    moving = [t for t in tags if "{{major}}" in t]
+    assert all("enable=${{ !contains(github.ref_name, '-') }}" in t for t in moving)
+
+
+def test_dependabot_watches_the_lock_files_that_are_installed() -> None:
+    """The Makefile and the image install requirements/*.txt: Dependabot's pip ecosystem reads
+    compiled requirements files there (not *.lock), from the repository root."""
+    makefile = (ROOT / "Makefile").read_text()
+    dockerfile = (ROOT / "docker/Dockerfile").read_text()
+    assert "LOCK := requirements/dev.txt" in makefile
+    assert "COPY requirements/prod.txt" in dockerfile
+    for lock in ("requirements/dev.txt", "requirements/prod.txt"):
+        header = (ROOT / lock).read_text().splitlines()[1]
+        assert header.strip().startswith("#    uv pip compile pyproject.toml")
+        assert header.endswith(f"-o {lock}")
+    updates = _yaml(".github/dependabot.yml")["updates"]
+    pip = next(u for u in updates if u["package-ecosystem"] == "pip")
+    assert pip["directory"] == "/"
+    assert {u["package-ecosystem"] for u in updates} == {"pip", "github-actions", "docker"}
 
 
 def test_the_image_collects_static_files_with_production_settings(tmp_path: Path) -> None:

@@ -204,9 +204,12 @@ class Double(ABC):
 
     # -- real HTTP server on loopback ----------------------------------------------------------
     @contextmanager
-    def serve(self, port: int = 0, host: str = "127.0.0.1") -> Iterator[str]:
-        """Serve on 127.0.0.1 in a background thread; yields the base URL."""
-        server = self.make_server(port, host)
+    def serve(
+        self, port: int = 0, host: str = "127.0.0.1", *, on_network: bool = False
+    ) -> Iterator[str]:
+        """Serve on 127.0.0.1 in a background thread; yields the base URL. ``on_network``
+        allows another address (the demo's private Compose network, nothing else)."""
+        server = self.make_server(port, host, on_network=on_network)
         thread = threading.Thread(target=server.serve_forever, name=f"{self.name}-server")
         thread.daemon = True
         thread.start()
@@ -217,9 +220,11 @@ class Double(ABC):
             server.server_close()
             thread.join(timeout=5)
 
-    def make_server(self, port: int = 0, host: str = "127.0.0.1") -> ThreadingHTTPServer:
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            raise ValueError("test doubles only listen on loopback")
+    def make_server(
+        self, port: int = 0, host: str = "127.0.0.1", *, on_network: bool = False
+    ) -> ThreadingHTTPServer:
+        if host not in ("127.0.0.1", "localhost", "::1") and not on_network:
+            raise ValueError("test doubles only listen on loopback (or, asked to, for the demo)")
         double = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -6,7 +6,13 @@ import subprocess
 import sys
 
 import httpx
+import pytest
 from django.conf import settings
+
+from apps.gdpr.models import Person
+from apps.mappings.models import MappingProfile, Rule
+from tests.doubles.dataset import demo_dataset
+from tests.support.processes import child_env, url_for_test_database
 
 
 def test_it_serves_both_doubles_with_the_demo_data_until_ctrl_c() -> None:
@@ -51,3 +57,38 @@ def test_it_adds_a_jira_double_on_request_after_the_usual_lines() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=10) == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_sets_up_the_demo_pair_in_the_database_once_it_is_migrated() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.doubles.serve", "--zammad-port", "0", "--kimai-port", "0",
+         "--configure-pair"],
+        cwd=settings.BASE_DIR, stdout=subprocess.PIPE, text=True,
+        env=child_env(DATABASE_URL=url_for_test_database()),
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        lines = [process.stdout.readline() for _ in range(5)]
+        assert lines[-1].strip() == "Demo pair ready: Demo Zammad → Demo Kimai.", lines
+        profile = MappingProfile.objects.select_related("source", "target").get()
+        assert (profile.source.name, profile.target.name) == ("Demo Zammad", "Demo Kimai")
+        assert profile.source.last_check is not None and profile.source.last_check["ok"]
+        assert [r.name for r in Rule.objects.order_by("position")] == [
+            "Awesome", "Globex", "Initech", "Umbrella", "Everything else",
+        ]  # fmt: skip
+        booked = {e.agent_id for e in demo_dataset(weeks=4).entries}  # agents found by refresh
+        assert Person.objects.filter(connection=profile.source, kind="agent").count() == len(booked)
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=10) == 0
+
+
+def test_it_listens_off_loopback_only_when_asked_for_the_demo_network() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "tests.doubles.serve", "--zammad-port", "0", "--kimai-port", "0",
+         "--host", "0.0.0.0"],
+        cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "test doubles only listen on loopback" in result.stderr

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apps.connectors.models import Connection
-from apps.mappings.models import ActivityMapping, MappingProfile, Rule
-from apps.mappings.reference import refresh_reference
-from apps.mappings.rules import RuleSpec
+from apps.mappings.catalog import Catalog
+from apps.mappings.models import MappingProfile
+from apps.mappings.reference import kimai_reference, refresh_reference
 from apps.sync.models import Run
 from apps.sync.services import request_run
 from tests.doubles.dataset import Dataset, demo_dataset
+from tests.doubles.demo_pair import add_demo_rules
 from tests.doubles.kimai import KimaiDouble
 from tests.support.servers import Served, served_doubles
 
@@ -61,35 +62,13 @@ class World:
 
 
 def configure(zammad: Connection, kimai: Connection, double: KimaiDouble) -> MappingProfile:
-    """Rules for the demo data: each customer organization to its Kimai project, Umbrella
-    Health (no Kimai customer yet) to a project per organization, the rest to Internal."""
+    """The demo's rules and mappings (tests/doubles/demo_pair.py): each customer organization to
+    its Kimai project, Umbrella Health (no Kimai customer yet) to a project per organization,
+    the rest to Internal."""
     profile = MappingProfile.objects.create(source=zammad, target=kimai)
     refresh_reference(kimai)
-    project = double.project_id
-    rules = [
-        RuleSpec(name="Awesome", organization_ids=["1"], project_id=str(project("Support 2026"))),
-        RuleSpec(name="Globex", organization_ids=["2"], project_id=str(project("Managed Service"))),
-        RuleSpec(
-            name="Initech", organization_ids=["3"], project_id=str(project("Retainer")),
-            activity_id=str(double.activity_id("Retainer support", "Retainer")),
-        ),
-        RuleSpec(
-            name="Umbrella", organization_ids=["4"], project_mode="per_organization",
-            project_name_template="{organization} support",
-        ),
-        RuleSpec(
-            name="Everything else", project_id=str(project("Internal Helpdesk")),
-            activity_id=str(double.activity_id("Internal work")),
-        ),
-    ]  # fmt: skip
-    for position, spec in enumerate(rules, start=1):
-        Rule.objects.create(profile=profile, position=position, **spec.model_dump())
-    for type_id, name in [("1", "Support"), ("2", "Consulting"), ("3", "Development"),
-                          ("", "Support")]:  # fmt: skip
-        ActivityMapping.objects.create(
-            profile=profile, zammad_type_id=type_id,
-            kimai_activity_id=str(double.activity_id(name)),
-        )  # fmt: skip
+    reference, _snapshot = kimai_reference(kimai)
+    add_demo_rules(profile, Catalog.build(reference))
     return profile
 
 
