@@ -28,8 +28,10 @@ from apps.sync.resolutions import (
     kind_hint,
     version_of,
 )
+from apps.sync.wording import people_namer
 
-PER_PAGE = 25
+# 20 cards keep a page under 5,000 px on a phone.
+PER_PAGE = 20
 STATUSES = (("open", "open"), ("skipped", "skipped"), ("resolved", "resolved"), ("all", "all"))
 
 
@@ -106,6 +108,7 @@ class ConflictRow:
     version: str
     hint: str
     candidates: list[tuple[dict[str, Any], Comparison]] = field(default_factory=list)
+    reason: str = ""  # the conflict's reason with people named (pages; the API keeps ids)
 
     @property
     def duration_summary(self) -> str:
@@ -180,7 +183,7 @@ def conflict_list_context(filters: ConflictFilters, page_number: str | None) -> 
         "kinds": kinds,
         "total": sum(counts.values()),
         "page": page,
-        "rows": [conflict_row(c, labels, zone) for c in page.object_list],
+        "rows": _named([conflict_row(c, labels, zone) for c in page.object_list]),
         "agents": agent_choices(filters.status),
         "statuses": STATUSES,
         "bulk_actions": [(a.value, ACTION_LABELS[a]) for a in BULK_ACTIONS],
@@ -226,8 +229,20 @@ def decision_text(conflict: Conflict) -> str:
     return conflict.resolution or conflict.get_status_display()
 
 
+def _named(rows: list[ConflictRow]) -> list[ConflictRow]:
+    """Each row's reason with its people named (one query per profile on the page)."""
+    by_profile: dict[int, list[ConflictRow]] = {}
+    for row in rows:
+        by_profile.setdefault(row.conflict.profile_id, []).append(row)
+    for group in by_profile.values():
+        named = people_namer((r.conflict.reason for r in group), group[0].conflict.profile)
+        for row in group:
+            row.reason = named(row.conflict.reason)
+    return rows
+
+
 def conflict_detail_context(conflict: Conflict) -> dict[str, Any]:
-    row = conflict_row(conflict, user_labels([conflict]))
+    (row,) = _named([conflict_row(conflict, user_labels([conflict]))])
     entry = (conflict.source_snapshot or {}).get("entry") or {}
     return {
         # One zone for the page: the one the side by side uses (the Kimai user's).

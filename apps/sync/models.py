@@ -168,6 +168,18 @@ class Run(models.Model):
         return self.get_scope_display()
 
     @property
+    def took(self) -> str:
+        """How long it ran, to the second ("took 0 minutes" helped nobody)."""
+        if self.started_at is None or self.finished_at is None:
+            return ""
+        seconds = max(int((self.finished_at - self.started_at).total_seconds()), 0)
+        minutes, seconds = divmod(seconds, 60)
+        hours, minutes = divmod(minutes, 60)
+        if hours:
+            return f"{hours} h {minutes} min"
+        return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+    @property
     def outcome_counts(self) -> list[tuple[str, str, int]]:
         """(outcome, in words, count) for each outcome the run saw: "in sync", not ``in_sync``."""
         words = dict(Outcome.choices)

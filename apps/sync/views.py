@@ -21,6 +21,7 @@ from apps.sync.forms import SyncNowForm, SyncSettingsForm
 from apps.sync.models import Outcome, Run, RunItem, WriteIntent
 from apps.sync.schedules import apply_schedule, schedule_enabled, switch_schedule_on
 from apps.sync.services import RunRequestInvalid, confirm_plan, request_run
+from apps.sync.wording import people_namer
 from apps.ui.http import HtmxHttpRequest
 
 # 25 entries keep a run page short on a phone (each entry is a card there).
@@ -105,6 +106,9 @@ def run_context(run: Run, query: QueryDict) -> dict[str, Any]:
     else:
         outcome = ""
     page = Paginator(items, ITEMS_PER_PAGE).get_page(query.get("page"))
+    named = people_namer((item.reason for item in page), run.profile)
+    for item in page:
+        item.reason_text = named(item.reason)  # type: ignore[attr-defined]
     return context | {
         "items": page,
         "outcome": outcome,

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Count
 from django.urls import reverse
 
 from apps.connectors.models import Connection, WebhookDelivery
@@ -18,7 +19,7 @@ from apps.mappings.catalog import Catalog
 from apps.mappings.models import MappingProfile, ReferenceSnapshot, Rule
 from apps.mappings.reference import kimai_reference
 from apps.mappings.services import activity_rows, agent_rows, current_pair
-from apps.sync.models import Run, SyncSettings
+from apps.sync.models import Conflict, Run, SyncSettings
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,23 @@ def _mapping_step(
     if open_types:
         parts.append(f"no Kimai activity for {', '.join(open_types)}")
         url = reverse("mappings:activities")
-    done = (not unmapped or fallback) and not open_types
+    # Entries the sync already met without a mapping (entries without an activity type too).
+    kinds = [Conflict.Kind.UNMAPPED_USER, Conflict.Kind.UNMAPPED_ACTIVITY]
+    waiting = dict(
+        Conflict.objects.filter(profile=profile, status=Conflict.Status.OPEN, kind__in=kinds)
+        .values_list("kind")
+        .annotate(n=Count("id"))
+        .values_list("kind", "n")
+        .order_by()
+        if profile is not None
+        else []
+    )
+    if waiting:
+        total = sum(waiting.values())
+        parts.append(f"{total} synced entr{'ies wait' if total != 1 else 'y waits'} for one")
+        kind = next(k for k in reversed(kinds) if k in waiting)
+        url = f"{reverse('sync:conflicts')}?kind={kind}"
+    done = (not unmapped or fallback) and not open_types and not waiting
     sentence = "; ".join(parts)
     detail = sentence[0].upper() + sentence[1:] + "."
     return Step("map", title, done, detail, url, "Open the mappings")

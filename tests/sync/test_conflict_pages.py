@@ -14,6 +14,7 @@ from apps.accounts.models import User
 from apps.core.models import AuditEvent
 from apps.gdpr.models import Person
 from apps.mappings.models import ActivityMapping, UserMapping
+from apps.sync.conflict_pages import PER_PAGE
 from apps.sync.engine import execute_run
 from apps.sync.locks import profile_lock
 from apps.sync.models import Conflict, Run
@@ -59,7 +60,7 @@ def test_it_filters_by_agent_ticket_and_date(admin_client: Client, world: World)
     assert conflict.agent is not None and conflict.booked_at is not None
     by_agent = _html(admin_client, f"/sync/conflicts/?agent={conflict.agent_id}")
     assert by_agent.count('class="conflict-card"') == min(
-        25, Conflict.objects.filter(agent=conflict.agent).count()
+        PER_PAGE, Conflict.objects.filter(agent=conflict.agent).count()
     )
     by_ticket = _html(admin_client, f"/sync/conflicts/?ticket=%23{conflict.ticket_number}")
     assert (

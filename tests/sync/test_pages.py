@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.test import Client
 from django_q.models import Schedule
@@ -213,3 +215,17 @@ def test_without_htmx_bad_schedule_values_come_back_as_a_message_on_the_settings
     assert "Nothing was saved. Sync changes every (minutes): Between 1 and 1440 minutes." in (
         response.content.decode()
     )
+
+
+@pytest.mark.django_db
+def test_a_run_page_names_the_agent_and_says_how_long_it_took(
+    admin_client: Client, world: World
+) -> None:
+    run = world.run()
+    temp = next(a for a in world.dataset.agents if a.kimai_username is None)
+    html = admin_client.get(f"/sync/runs/{run.pk}/?outcome=conflict").content.decode()
+    assert f"Zammad agent {temp.firstname} {temp.lastname} has no Kimai user" in html
+    assert f"Zammad agent #{temp.zammad_id}" not in html
+    stored = run.items.filter(reason__startswith=f"Zammad agent #{temp.zammad_id} ")
+    assert stored.exists()  # stored reasons keep the id: forgetting a person rewrites nothing
+    assert re.search(r"· took \d+ (s|min \d+ s)</p>", html)

@@ -213,3 +213,15 @@ def test_the_dashboard_costs_the_same_queries_with_much_history(
              coalesce_key=str(i), status="succeeded") for i in range(500)]
     )  # fmt: skip
     assert queries() == few
+
+
+@pytest.mark.django_db
+def test_a_moment_under_a_minute_ago_reads_just_now(
+    admin_client: Client, pair: MappingProfile
+) -> None:
+    Connection.objects.filter(pk=pair.target_id).update(
+        last_checked=datetime.now(UTC), last_check={"ok": True, "version": "2.28.0"}
+    )
+    html = admin_client.get("/").content.decode()
+    assert "works, version 2.28.0 · tested just now" in html
+    assert "0 minutes" not in html

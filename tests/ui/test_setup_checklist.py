@@ -11,9 +11,9 @@ from django.test import Client
 from apps.connectors.models import Connection, WebhookDelivery
 from apps.connectors.services import check_connection
 from apps.mappings.models import ActivityMapping, Rule
-from apps.mappings.services import refresh_pair
+from apps.mappings.services import refresh_pair, set_user_mapping
 from apps.sync.engine import settings_of
-from apps.sync.models import Run
+from apps.sync.models import Conflict, Run
 from apps.sync.services import confirm_plan
 from apps.ui.setup import setup_checklist
 from tests.sync.world import NOW, World, demo_world
@@ -106,11 +106,13 @@ def test_the_checklist_leaves_the_dashboard_once_every_required_step_is_done(
     check_connection(world.zammad)
     check_connection(world.kimai)
     refresh_pair(world.zammad, world.kimai)
-    world.profile.unmapped_policy = "fallback"
-    world.profile.save()
+    temp = next(a for a in world.dataset.agents if a.kimai_username is None)
+    emma = str(world.kimai_double.user_id("emma"))
+    set_user_mapping(world.zammad, world.kimai, str(temp.zammad_id), emma)
     _map_every_activity_type(world)
     plan = world.run(dry_run=True)
     world.run()
+    assert not Conflict.objects.filter(status="open", kind__startswith="unmapped").exists()
     sync_settings = settings_of(world.profile)
     sync_settings.schedule_enabled = True
     sync_settings.save()
@@ -118,6 +120,22 @@ def test_the_checklist_leaves_the_dashboard_once_every_required_step_is_done(
     assert checklist.complete and plan.pk
     assert not checklist.steps[-1].done  # the optional webhook does not hold it up
     assert "Set up the sync" not in admin_client.get("/").content.decode()
+
+
+@pytest.mark.django_db
+def test_entries_that_wait_for_a_mapping_keep_the_mapping_step_open(world: World) -> None:
+    refresh_pair(world.zammad, world.kimai)
+    world.profile.unmapped_policy = "fallback"
+    world.profile.save()
+    _map_every_activity_type(world)
+    assert _done("map") == {"map": True}
+    Conflict.objects.create(
+        profile=world.profile, source_id="x1", kind=Conflict.Kind.UNMAPPED_ACTIVITY,
+        reason="No activity type: not mapped to a Kimai activity",
+    )  # fmt: skip
+    step = next(s for s in setup_checklist().steps if s.key == "map")
+    assert not step.done and "1 synced entry waits for one" in step.detail
+    assert step.url == "/sync/conflicts/?kind=unmapped_activity"
 
 
 @pytest.mark.django_db
