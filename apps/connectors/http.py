@@ -5,7 +5,7 @@ vendor: timeouts, one pooled ``httpx.Client`` per connector instance, a concurre
 with exponential backoff and full jitter, ``Retry-After``, and turning every way a request can fail
 into one exception type, :class:`ExternalServiceError`, with a message in plain words.
 
-Retry rules (see ``shared/guides/reliability.md``, "Retries and outages"):
+Retry rules:
 
 * Nothing was sent (connect error, connect or pool timeout) or the server refused before doing
   anything (429): always retried.

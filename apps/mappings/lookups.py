@@ -6,7 +6,7 @@ tags) that :class:`TimeEntry` does not carry. These are read-only calls on the c
 HTTP seam, and the entries themselves always come from the connector's public
 ``fetch_entries_of_ticket``, so they are normalized exactly as the sync sees them.
 
-Section numbers (§) refer to ``shared/reference/zammad-api.md``.
+Section numbers (§) refer to ``docs/reference/zammad-api.md``.
 """
 
 from __future__ import annotations

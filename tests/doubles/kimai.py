@@ -1,6 +1,6 @@
 """A Kimai 2.x server double that behaves like the real one, quirks included.
 
-The behaviour follows ``../shared/reference/kimai-api.md`` (cited below as "§n"); where the
+The behaviour follows ``docs/reference/kimai-api.md`` (cited below as "§n"); where the
 reference is silent, the Kimai sources it was written from (``kimai/kimai`` 1f421c276) decide.
 Everything a client can observe is modelled: Bearer authentication, per-role permissions and team
 access, the exact error bodies, the ``GET /api/timesheets`` filters and pagination, the POST/PATCH

@@ -1,6 +1,6 @@
 """The Kimai double rejects what Kimai rejects and accepts what it accepts.
 
-Each test names one behaviour of the real server (see ``../shared/reference/kimai-api.md``) and
+Each test names one behaviour of the real server (see ``docs/reference/kimai-api.md``) and
 drives the double over HTTP, in-process through ``double.transport()`` or over loopback.
 """
 

@@ -1,4 +1,4 @@
-"""The Zammad double behaves like Zammad 6.x as shared/reference/zammad-api.md describes it."""
+"""The Zammad double behaves like Zammad 6.x as docs/reference/zammad-api.md describes it."""
 
 from __future__ import annotations
 

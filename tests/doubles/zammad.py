@@ -1,6 +1,6 @@
 """A Zammad 6.x test double: REST API and outgoing trigger webhooks.
 
-It copies the behaviour written down in ``shared/reference/zammad-api.md`` (cited below as §n.n),
+It copies the behaviour written down in ``docs/reference/zammad-api.md`` (cited below as §n.n),
 checked against the Zammad source where the reference was silent. Every quirk carries a comment
 naming its section, so a passing client is a correct client.
 

@@ -1,6 +1,6 @@
 """Kimai's REST API, as thin typed calls returning Kimai's own JSON.
 
-Section numbers (§) refer to ``shared/reference/kimai-api.md``.
+Section numbers (§) refer to ``docs/reference/kimai-api.md``.
 """
 
 from __future__ import annotations

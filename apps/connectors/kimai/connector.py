@@ -1,6 +1,6 @@
 """Kimai as a target: timesheets read, created, updated and deleted as :class:`TimeEntry`.
 
-Section numbers (§) refer to ``shared/reference/kimai-api.md``.
+Section numbers (§) refer to ``docs/reference/kimai-api.md``.
 
 Time zones are the trap here (§6): Kimai reads wall-clock times without an offset, and in a
 different zone per call. Query filters and POST bodies are read in the *API user's* zone (even

@@ -1,6 +1,6 @@
 """Zammad's REST API, as thin typed calls returning Zammad's own JSON.
 
-Section numbers (§) refer to ``shared/reference/zammad-api.md``. Paging: pages start at 1, there
+Section numbers (§) refer to ``docs/reference/zammad-api.md``. Paging: pages start at 1, there
 is no Link header, and a page shorter than ``per_page`` is the last one; every call here asks for
 at most the endpoint's documented maximum (§2.2, §1.3), since Zammad silently caps larger values
 and a capped page would look like the last one.

@@ -1,6 +1,6 @@
 """Zammad as a source: time accountings normalized into :class:`TimeEntry`.
 
-Section numbers (§) refer to ``shared/reference/zammad-api.md``.
+Section numbers (§) refer to ``docs/reference/zammad-api.md``.
 
 Request budget: entries come in pages of up to 1000; the tickets, users and organizations they
 refer to are looked up in bulk (200 tickets per search, 1000 users or organizations per page) and
