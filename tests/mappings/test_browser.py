@@ -109,7 +109,7 @@ def test_a_new_user_builds_three_rules_reorders_them_and_sees_the_preview_change
 
     # The preview follows the table without being asked again.
     expect(preview).to_contain_text("Rule 1 “Everything else” has no conditions")
-    expect(preview).not_to_contain_text("Initech / Retainer")
+    expect(preview).not_to_contain_text("→ Initech / Retainer")  # no entry books there now
     ready = preview.locator(".plan", has_text="ready to book").first
     expect(ready).to_contain_text("Internal / Internal Helpdesk")
     assert page.url.startswith(f"{live_server.url}/mappings/")
