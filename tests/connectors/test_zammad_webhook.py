@@ -198,10 +198,11 @@ def test_it_only_accepts_post(client: Client, zammad: Connection) -> None:
 
 
 def test_the_settings_page_shows_the_url_and_a_new_token_once(
-    admin_client: Client, zammad: Connection
+    admin_client: Client, zammad: Connection, settings: Any
 ) -> None:
+    settings.PUBLIC_URL = "https://sync.example.com"
     html = admin_client.get("/settings/").content.decode()
-    assert "http://127.0.0.1:8000/api/v1/webhooks/zammad" in html
+    assert "https://sync.example.com/api/v1/webhooks/zammad" in html
     assert "Execution mode: <strong>Always</strong>" in html
     response = admin_client.post(
         f"/connectors/{zammad.pk}/webhook-secret/", headers={"HX-Request": "true"}
