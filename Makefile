@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) 2>/dev/null | cut -c1-16)
+PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+PLUGIN_STAMP := $(VENV)/.plugins-$(shell cat $(wildcard plugins/*/pyproject.toml) /dev/null | sha256sum | cut -c1-16)
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint fuzz format check-containers demo clean help
@@ -23,10 +25,16 @@ $(STAMP): $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-run: $(STAMP)
+# Connector packages that live in this repository (plugins/<name>/, each with its own
+# pyproject.toml), installed into the same environment so their entry points are found.
+$(PLUGIN_STAMP): $(STAMP) $(wildcard plugins/*/pyproject.toml)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(addprefix -e ,$(PLUGINS))
+	@rm -f $(VENV)/.plugins-* && touch $(PLUGIN_STAMP)
+
+run: $(PLUGIN_STAMP)
 	$(BIN)/python manage.py run
 
-test: $(STAMP)
+test: $(PLUGIN_STAMP)
 	@if [ -x "$(CHROMIUM)" ]; then \
 		$(BIN)/python -m pytest $(PYTEST_ARGS); \
 	else \
@@ -35,24 +43,24 @@ test: $(STAMP)
 		$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
 	fi
 
-lint: $(STAMP)
+lint: $(PLUGIN_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
 # FUZZ_EXAMPLES bounds the examples per operation (CI uses the default).
 FUZZ_EXAMPLES ?= 25
-fuzz: $(STAMP)
+fuzz: $(PLUGIN_STAMP)
 	$(BIN)/python -m tests.support.fuzz --max-examples $(FUZZ_EXAMPLES)
 
-format: $(STAMP)
+format: $(PLUGIN_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-check-containers: $(STAMP)
+check-containers: $(PLUGIN_STAMP)
 	$(BIN)/python -m pytest tests/deploy -q
 
-demo: $(STAMP)
+demo: $(PLUGIN_STAMP)
 	$(BIN)/python -m tests.doubles.serve --configure-pair
 
 clean:
