@@ -306,6 +306,9 @@ Q_CLUSTER = {
 OUTBOUND_LOOPBACK_ONLY = env_bool("OUTBOUND_LOOPBACK_ONLY", False)
 # Run queued tasks in the calling process instead of the worker (tests and the `sync` command).
 TASKS_INLINE = env_bool("TASKS_INLINE", False)
+# Refused webhook requests from one address within one minute before it gets 429 without its
+# body being read (apps/connectors/rejections.py).
+WEBHOOK_REJECTIONS_PER_MINUTE = env_int("WEBHOOK_REJECTIONS_PER_MINUTE", 30, minimum=1)
 # A worker is "alive" for /readyz when its heartbeat is younger than this.
 WORKER_HEARTBEAT_INTERVAL = env_int("WORKER_HEARTBEAT_INTERVAL", 10, minimum=1)
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 60, minimum=5)

@@ -3,14 +3,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
 from pydantic import ConfigDict, Field
 
+from apps.accounts.throttle import client_ip
 from apps.connectors.deletion import DeletionRefused
 from apps.connectors.deletion import delete_connection as remove_connection
 from apps.connectors.models import Connection
+from apps.connectors.rejections import RATE_LIMITED, count_rejection, retry_after
 from apps.connectors.services import (
     ConnectionInput,
     ConnectionInvalid,
@@ -194,22 +196,40 @@ class WebhookErrorOut(Schema):
 @webhooks_router.post(
     "/webhooks/zammad",
     auth=None,
-    response={202: DeliveryOut, 400: WebhookErrorOut, 401: WebhookErrorOut, 413: WebhookErrorOut},
+    response={
+        202: DeliveryOut,
+        400: WebhookErrorOut,
+        401: WebhookErrorOut,
+        413: WebhookErrorOut,
+        429: WebhookErrorOut,
+    },
     summary="Zammad trigger webhook: signed with X-Hub-Signature, queues a sync of the ticket",
     description=(
         "Authenticated by the HMAC-SHA1 signature of the raw body (`X-Hub-Signature: sha1=...`) "
         "with the secret from Settings → Real-time sync; deduplicated by `X-Zammad-Delivery`. "
-        "Answers 202 at once; the queued run re-reads the ticket's time accountings from Zammad."
+        "Answers 202 at once; the queued run re-reads the ticket's time accountings from Zammad. "
+        "Refusals are counted per source address and minute; an address refused more than "
+        "`WEBHOOK_REJECTIONS_PER_MINUTE` times this minute gets 429 with `Retry-After`."
     ),
 )
-def zammad_webhook(request: HttpRequest) -> Status[Any]:
+def zammad_webhook(request: HttpRequest, response: HttpResponse) -> Status[Any]:
     headers = {name.lower(): value for name, value in request.headers.items()}
+    source = client_ip(request)
+    wait = retry_after(source)
+    if wait:
+        count_rejection(source, RATE_LIMITED)
+        detail = f"Too many refused requests from this address; try again in {wait} s."
+        response["Retry-After"] = str(wait)
+        return Status(429, {"detail": detail})
     try:
         body = read_body(request.META, request.META.get("CONTENT_LENGTH"), request)
         accepted = receive(body, headers)
     except BodyTooLarge:
+        count_rejection(source, "the body is too large")
         return Status(413, {"detail": f"The body is over {MAX_BODY_BYTES} bytes."})
     except WebhookRefused as refused:
+        if refused.status == 401:
+            count_rejection(source, refused.message)
         return Status(refused.status, {"detail": refused.message})
     delivery = accepted.delivery
     return Status(

@@ -106,3 +106,24 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"delivery {self.delivery_id} (ticket {self.ticket_id})"
+
+
+class WebhookRejection(models.Model):
+    """Refused webhook requests (unsigned, wrongly signed, too large, rate limited), counted per
+    source address and minute: one row however many arrive, so callers without the secret can
+    never grow a table without bound (reliability.md, "GDPR"). Pruned by the retention job."""
+
+    source = models.CharField(max_length=64)
+    minute = models.DateTimeField(db_index=True)
+    count = models.PositiveIntegerField(default=0)
+    last_reason = models.CharField(max_length=200)
+    last_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-minute", "source"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "minute"], name="one_rejection_row_a_minute")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.count} refused from {self.source} at {self.minute:%H:%M}"

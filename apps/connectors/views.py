@@ -166,6 +166,7 @@ def webhook_context(request: HttpRequest, new_secret: str | None = None) -> dict
     from apps.connectors.base import Role
     from apps.connectors.models import WebhookDelivery
     from apps.connectors.registry import kinds_for_role
+    from apps.connectors.rejections import recent_rejections
     from apps.connectors.zammad.webhook import ROTATION_GRACE
 
     source = (
@@ -187,6 +188,7 @@ def webhook_context(request: HttpRequest, new_secret: str | None = None) -> dict
                 :20
             ]
         ),
+        "rejections": recent_rejections(),
     }
 
 

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from apps.connectors.models import Connection, WebhookDelivery
+from apps.connectors.rejections import recent_rejections
 from apps.core.models import AuditEvent
 from apps.mappings.models import MappingProfile
 from apps.sync.models import Conflict, Run
@@ -219,4 +220,5 @@ def dashboard_context(chart_mode: str = "worked") -> dict[str, Any]:
         "chart": hours_chart(mode=chart_mode),
         "connections": connection_health(),
         "deliveries": recent_deliveries(),
+        "rejections": recent_rejections(limit=5),
     }

@@ -106,13 +106,8 @@ def _signed_by(body: bytes, signature: str) -> Connection | None:
 
 
 def _refuse(reason: str, delivery_id: str) -> WebhookRefused:
-    # 401 and nothing but an audit row (reliability.md, "Webhooks").
-    # The id is the caller's and unverified: stored only when it fits, as the sender's words.
-    fits = len(delivery_id) <= MAX_DELIVERY_ID and "\x00" not in delivery_id
-    audit.record(
-        audit.WEBHOOK, "webhook.rejected", "webhook", delivery_id if fits else "",
-        after={"reason": reason},
-    )  # fmt: skip
+    # 401 and nothing written here: the API counts the refusal per source and minute in one
+    # row (apps/connectors/rejections.py), so unsigned callers cannot grow a table.
     return WebhookRefused(401, reason)
 
 
