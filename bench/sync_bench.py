@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.sync_bench [--entries 10000] [--latency-ms 20] [--reconcile 100000]
 
-1. An incremental run with nothing changed: HTTP requests and wall time (goal: <= 5, < 1 s).
+1. An incremental run with nothing changed: HTTP requests and wall time (goal: <= 2, <= 300 ms).
 2. A first sync of N entries into an empty Kimai: requests against creates (goal: at most 2 %
    more) and wall time against requests x latency / concurrency (goal: within 1.5x).
 3. Reconciling M entries against M timesheets (planning and deciding, no I/O): CPU seconds and

@@ -283,7 +283,12 @@ class SyncJob:
                 profile=self.profile, status__in=[Conflict.Status.OPEN, Conflict.Status.SKIPPED],
                 **recent,
             ).values_list("source_id", "source_changed_at")  # fmt: skip
-            known = {sid: at for sid, at in [*seen, *waiting] if at is not None}
+            # Entries skipped for good as they are (zero or negative time): without this, one
+            # such entry at the watermark costs every idle run the lookups and a Kimai read.
+            settled_skips = RunItem.objects.filter(run__profile=self.profile, **recent).values_list(
+                "source_id", "source_changed_at"
+            )
+            known = {sid: at for sid, at in [*settled_skips, *seen, *waiting] if at is not None}
             entries = list(source.fetch_entries_changed_since(since, known))
             changes = [e.changed_at for e in entries if e.changed_at]
             return Scope(entries, [], None, max(changes) if changes else None)
@@ -369,6 +374,9 @@ class SyncJob:
             if duration and isinstance(duration.value, int)
             else (entry.duration_seconds if entry else 0),
             error=(written.error if written else "")[:2000],
+            source_changed_at=entry.changed_at
+            if entry and plan and decision.outcome == Outcome.SKIP and _skipped_for_good(plan)
+            else None,
         )
 
     def _save_counts(self, counts: dict[str, int], hours: dict[str, Any], done: int) -> None:
@@ -453,6 +461,11 @@ def not_written(results: dict[str, int]) -> str:
     if results["failed"]:
         parts.append(f"{results['failed']} failed (not written; the next run tries again)")
     return f"Not everything was written: {'; '.join(parts)}."
+
+
+def _skipped_for_good(plan: TimesheetPlan) -> bool:
+    """Not bookable as it is (not waiting for its end): only a change in Zammad changes that."""
+    return plan.skipped_reason is not None and plan.waiting_reason is None
 
 
 def _link_state(link: Link) -> LinkState:

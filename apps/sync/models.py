@@ -242,10 +242,20 @@ class RunItem(models.Model):
     )
     duration_seconds = models.IntegerField(default=0)
     error = models.TextField(blank=True)
+    # Set for an entry skipped for good as it is (not bookable): the ``updated_at`` it had, so
+    # an incremental run that reads it again in its overlap knows it without looking it up.
+    source_changed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["run", "planned"])]
+        indexes = [
+            models.Index(fields=["run", "planned"]),
+            models.Index(
+                fields=["source_changed_at"],
+                condition=models.Q(source_changed_at__isnull=False),
+                name="sync_runitem_settled_skip",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.source_id}: {self.planned}"

@@ -200,17 +200,6 @@ def test_a_dry_run_writes_nothing_and_totals_hours_per_user(world: World) -> Non
 
 
 @pytest.mark.django_db
-def test_an_incremental_run_with_nothing_changed_costs_at_most_five_requests(
-    world: World,
-) -> None:
-    world.run()
-    run = world.run(scope=Run.Scope.INCREMENTAL)
-    assert run.status == Run.Status.SUCCEEDED, run.error
-    assert run.requests_made <= 5
-    assert "create" not in run.counts
-
-
-@pytest.mark.django_db
 def test_a_ticket_run_resyncs_only_that_ticket(world: World) -> None:
     world.run()
     link = Link.objects.filter(origin=Link.Origin.CREATED).first()
