@@ -298,7 +298,9 @@ Q_CLUSTER = {
     "ack_failures": True,
     "save_limit": 500,
     "catch_up": False,
-    "poll": 0.5,
+    # An enqueue NOTIFYs the workers (apps/core/broker.py); the poll is only the safety net.
+    "broker_class": "apps.core.broker.NotifyingORM",
+    "poll": 2.0,
     "label": "Task queue",
 }
 # Refuse connector base URLs outside 127.0.0.0/8, ::1 and localhost before any DNS lookup or

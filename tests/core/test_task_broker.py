@@ -1,0 +1,87 @@
+"""The task queue wakes a waiting worker when a task commits, and hands each task to one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+from django.db import connection, transaction
+from django_q.conf import Conf
+from django_q.models import OrmQ
+from django_q.tasks import async_task
+
+from apps.core.broker import NotifyingORM
+
+LONG_POLL = 60.0  # far longer than any wait below: only a notification ends the wait early
+
+
+@pytest.fixture
+def brokers(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[NotifyingORM]]:
+    monkeypatch.setattr(Conf, "POLL", LONG_POLL)
+    made = [NotifyingORM(list_key=Conf.CLUSTER_NAME) for _ in range(2)]
+    yield made
+    for broker in made:
+        broker.close_listener()
+
+
+def _listening(broker: NotifyingORM) -> NotifyingORM:
+    assert broker.dequeue() is None  # the first empty look starts listening
+    return broker
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_queues_runs_through_the_notifying_broker() -> None:
+    assert Conf.BROKER_CLASS == "apps.core.broker.NotifyingORM"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_wakes_a_waiting_worker_when_a_task_commits(brokers: list[NotifyingORM]) -> None:
+    worker = _listening(brokers[0])
+
+    def wait() -> None:
+        try:
+            worker.dequeue()
+        finally:
+            connection.close()  # this thread's own database connection
+
+    waiting = threading.Thread(target=wait)
+    waiting.start()
+    async_task("apps.sync.tasks.execute_run", 1, broker=brokers[1])
+    waiting.join(timeout=LONG_POLL / 2)
+    assert not waiting.is_alive(), "the worker slept through the notification"
+    assert worker.dequeue()  # woken, it looks again and claims the task
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_wakes_nobody_for_a_task_whose_transaction_rolled_back(
+    brokers: list[NotifyingORM],
+) -> None:
+    worker = _listening(brokers[0])
+    with transaction.atomic():
+        async_task("apps.sync.tasks.execute_run", 1, broker=brokers[1])
+        transaction.set_rollback(True)
+    assert worker._listener is not None
+    assert list(worker._listener.notifies(timeout=0.5)) == []
+    assert OrmQ.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_hands_a_task_to_one_of_two_woken_workers(brokers: list[NotifyingORM]) -> None:
+    first, second = (_listening(b) for b in brokers)
+    async_task("apps.sync.tasks.execute_run", 1, broker=first)
+    claims = [first._claim(), second._claim()]
+    assert sorted(len(c) for c in claims) == [0, 1]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_picks_tasks_up_by_polling_when_the_listener_is_lost(
+    brokers: list[NotifyingORM], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    worker = _listening(brokers[0])
+    assert worker._listener is not None
+    worker._listener.close()
+    monkeypatch.setattr(Conf, "POLL", 0.01)
+    assert worker.dequeue() is None  # the lost listener is noticed and dropped
+    async_task("apps.sync.tasks.execute_run", 1, broker=brokers[1])
+    assert worker.dequeue()
