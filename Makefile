@@ -6,8 +6,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 LOCK := requirements/dev.txt
 STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) 2>/dev/null | cut -c1-16)
+# The project itself and the connector packages of plugins/<name>/ (each with its own
+# pyproject.toml), installed in editable mode so their entry points (the connector kinds,
+# apps/connectors/registry.py) exist in .venv; again whenever one of the pyproject.toml changes.
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
-PLUGIN_STAMP := $(VENV)/.plugins-$(shell cat $(wildcard plugins/*/pyproject.toml) /dev/null | sha256sum | cut -c1-16)
+PROJECT := $(VENV)/.project-$(shell cat pyproject.toml $(wildcard plugins/*/pyproject.toml) 2>/dev/null | sha256sum | cut -c1-16)
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: run test lint fuzz format check-containers demo clean help
@@ -25,16 +28,17 @@ $(STAMP): $(LOCK)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
-# Connector packages that live in this repository (plugins/<name>/, each with its own
-# pyproject.toml), installed into the same environment so their entry points are found.
-$(PLUGIN_STAMP): $(STAMP) $(wildcard plugins/*/pyproject.toml)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps $(addprefix -e ,$(PLUGINS))
-	@rm -f $(VENV)/.plugins-* && touch $(PLUGIN_STAMP)
+# The lock holds dependencies only (setuptools, the build backend, among them): the packages are
+# installed without them and without build isolation, so nothing unpinned is downloaded.
+$(PROJECT): $(STAMP) pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps \
+		--no-build-isolation --editable . $(addprefix --editable ,$(PLUGINS))
+	@rm -f $(VENV)/.project-* && touch $(PROJECT)
 
-run: $(PLUGIN_STAMP)
+run: $(PROJECT)
 	$(BIN)/python manage.py run
 
-test: $(PLUGIN_STAMP)
+test: $(PROJECT)
 	@if [ -x "$(CHROMIUM)" ]; then \
 		$(BIN)/python -m pytest $(PYTEST_ARGS); \
 	else \
@@ -43,24 +47,24 @@ test: $(PLUGIN_STAMP)
 		$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
 	fi
 
-lint: $(PLUGIN_STAMP)
+lint: $(PROJECT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
 # FUZZ_EXAMPLES bounds the examples per operation (CI uses the default).
 FUZZ_EXAMPLES ?= 25
-fuzz: $(PLUGIN_STAMP)
+fuzz: $(PROJECT)
 	$(BIN)/python -m tests.support.fuzz --max-examples $(FUZZ_EXAMPLES)
 
-format: $(PLUGIN_STAMP)
+format: $(PROJECT)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-check-containers: $(PLUGIN_STAMP)
+check-containers: $(PROJECT)
 	$(BIN)/python -m pytest tests/deploy -q
 
-demo: $(PLUGIN_STAMP)
+demo: $(PROJECT)
 	$(BIN)/python -m tests.doubles.serve --configure-pair
 
 clean:

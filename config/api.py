@@ -13,6 +13,7 @@ from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import API_AUTH, require_admin_or_api_key
 from apps.connectors.api import router as connectors_router
 from apps.connectors.api import webhooks_router
+from apps.connectors.registry import UnknownConnectorKind
 from apps.connectors.services import ConnectionInvalid
 from apps.core.api import router as core_router
 from apps.core.api_errors import StrictParser, document_standard_errors, install_error_handlers
@@ -57,6 +58,11 @@ def on_connection_invalid(request: HttpRequest, exc: ConnectionInvalid) -> HttpR
         "check": exc.report.as_dict() if exc.report else None,
     }
     return api.create_response(request, body, status=422)
+
+
+@api.exception_handler(UnknownConnectorKind)
+def on_kind_not_installed(request: HttpRequest, exc: UnknownConnectorKind) -> HttpResponse:
+    return api.create_response(request, {"detail": exc.message}, status=409)
 
 
 @api.exception_handler(MappingInvalid)

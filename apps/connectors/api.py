@@ -35,7 +35,10 @@ router = Router(tags=["Connections"])
 class ConnectionIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    kind: str = Field(description="A registered connector kind: `zammad` or `kimai`.")
+    kind: str = Field(
+        description="An installed connector kind: `zammad`, `kimai` or a plugin's "
+        "(the Connectors page lists them)."
+    )
     name: str = Field(max_length=100)
     base_url: str = Field(
         max_length=500, description="The server's address, e.g. https://zammad.example.com"
@@ -84,7 +87,12 @@ class CheckOut(Schema):
 class ConnectionOut(Schema):
     id: int
     kind: str
-    role: str
+    kind_available: bool = Field(
+        description="False when the connector kind is not installed: the connection is kept, "
+        "nothing syncs through it, and `kind_problem` says why."
+    )
+    kind_problem: str = Field(description="Why the kind cannot be used; empty when it can.")
+    role: str | None = Field(description="source or target; null when the kind is not installed.")
     name: str
     base_url: str
     token_hint: str = Field(description="The last characters of the token, masked.")

@@ -7,3 +7,9 @@ class ConnectorsConfig(AppConfig):
     name = "apps.connectors"
     label = "connectors"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from apps.connectors.health import check_connector_kinds
+        from apps.core.health import register_check
+
+        register_check("connectors", check_connector_kinds)

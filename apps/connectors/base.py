@@ -7,6 +7,10 @@ its :class:`Capability` flags explicitly; ``supports()`` is how callers ask.
 
 Every failure talking to the vendor raises :class:`apps.connectors.http.ExternalServiceError`;
 ``check()`` never raises it but puts it in the report.
+
+This module is part of the public connector contract (``apps.connectors.contract`` lists all of
+it, docs/CONNECTORS.md explains it). ``CONTRACT_VERSION`` is "MAJOR.MINOR": a change that could
+break an installed connector raises MAJOR; an addition connectors may use raises MINOR.
 """
 
 from __future__ import annotations
@@ -26,6 +30,37 @@ from pydantic import BaseModel
 
 from apps.connectors.entry import TimeEntry
 from apps.connectors.http import ExternalServiceError, OutboundHttpClient
+
+CONTRACT_VERSION = "1.0"
+
+
+def contract_mismatch(declared: object) -> str | None:
+    """Why a connector declaring ``declared`` cannot run on this contract, or None if it can.
+
+    Same MAJOR, and a MINOR no newer than the host's: a connector written for 1.0 runs on 1.3,
+    one written for 1.3 may use what 1.0 lacks.
+    """
+    host_major, host_minor = (int(part) for part in CONTRACT_VERSION.split("."))
+    if not isinstance(declared, str):
+        return (
+            "declares no contract_version "
+            f"(this service speaks connector contract {CONTRACT_VERSION})"
+        )
+    major, dot, minor = declared.partition(".")
+    if not (dot and major.isdigit() and minor.isdigit()):
+        return f"declares contract_version {declared!r}, which is not MAJOR.MINOR"
+    if int(major) != host_major:
+        return (
+            f"was written for connector contract {declared}; this service speaks "
+            f"{CONTRACT_VERSION} (install a version of the connector made for {host_major}.x)"
+        )
+    if int(minor) > host_minor:
+        return (
+            f"needs connector contract {declared}; this service speaks {CONTRACT_VERSION} "
+            "(update the service, or install an older version of the connector)"
+        )
+    return None
+
 
 # Kimai's `term` filter splits on whitespace, reads `name:value` as a meta-field search and `%`/`_`
 # as wildcards (kimai-api.md §5, reliability.md "Idempotency"): markers use letters, digits and -.
@@ -313,6 +348,9 @@ class Connector(ABC):
     """
 
     kind: ClassVar[str]
+    # The CONTRACT_VERSION the connector was written against; the registry refuses to load a
+    # connector that declares none or one of another MAJOR or of a newer MINOR than the host's.
+    contract_version: ClassVar[str]
     role: ClassVar[Role]
     capabilities: ClassVar[frozenset[Capability]]
     settings_model: ClassVar[type[BaseModel]]

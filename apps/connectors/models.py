@@ -8,13 +8,22 @@ from encrypted_fields.fields import EncryptedCharField
 from pydantic import BaseModel
 
 from apps.connectors.base import CheckReport, Connector, Role
-from apps.connectors.registry import CONNECTORS, build_connector, connector_class
+from apps.connectors.registry import (
+    UnknownConnectorKind,
+    build_connector,
+    connector_class,
+    is_available,
+)
 
 
 class Connection(models.Model):
-    """One configured Zammad or Kimai (or any registered kind): where it is and how to log in."""
+    """One configured Zammad or Kimai (or any installed kind): where it is and how to log in.
 
-    kind = models.CharField(max_length=30, choices=[(k, k.capitalize()) for k in CONNECTORS])
+    ``kind`` has no choices: the kinds are the installed connectors (apps/connectors/registry.py),
+    which change without a migration; a row whose kind was uninstalled stays and says so.
+    """
+
+    kind = models.CharField(max_length=30)
     name = models.CharField(max_length=100, unique=True)
     base_url = models.URLField(max_length=500)
     # Fernet-encrypted at rest (keys from SECRET_KEY and SALT_KEY); never returned or logged.
@@ -38,8 +47,22 @@ class Connection(models.Model):
         return f"{self.name} ({self.kind})"
 
     @property
-    def role(self) -> Role:
-        return connector_class(self.kind).role
+    def kind_available(self) -> bool:
+        return is_available(self.kind)
+
+    @property
+    def kind_problem(self) -> str:
+        """Why this connection cannot be used as it is ("" when its kind is installed)."""
+        try:
+            connector_class(self.kind)
+        except UnknownConnectorKind as missing:
+            return missing.message
+        return ""
+
+    @property
+    def role(self) -> Role | None:
+        """Source or target; None when the connection's kind is not installed."""
+        return connector_class(self.kind).role if is_available(self.kind) else None
 
     @property
     def token_hint(self) -> str:

@@ -12,7 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from apps.connectors.base import CheckReport
 from apps.connectors.models import Connection
-from apps.connectors.registry import CONNECTORS, build_connector, settings_model
+from apps.connectors.registry import available_kinds, build_connector, settings_model
 
 
 class ConnectionInvalid(Exception):
@@ -59,8 +59,8 @@ def _name_taken(name: str, instance: Connection | None) -> bool:
 
 def clean_connection(data: ConnectionInput, instance: Connection | None = None) -> ConnectionInput:
     errors: dict[str, list[str]] = {}
-    if data.kind not in CONNECTORS:
-        errors["kind"] = [f"Choose one of: {', '.join(sorted(CONNECTORS))}"]
+    if data.kind not in available_kinds():
+        errors["kind"] = [f"Choose one of: {', '.join(available_kinds())}"]
     elif instance is not None and instance.kind != data.kind:
         errors["kind"] = ["The kind of a connection cannot change; add a new connection instead"]
     name = (data.name or "").strip()

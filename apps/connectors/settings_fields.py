@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.http import QueryDict
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 
 # Nested tuning (timeouts, retries) keeps its defaults in the UI; the API can set it.
 SKIPPED_TYPES = {"object", "array"}
@@ -45,11 +46,25 @@ def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> tuple[dict[str, An
     return schema, optional
 
 
+def _current_values(model: type[BaseModel], values: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return model.model_validate(values).model_dump(mode="json")
+    except ValidationError:
+        # A model whose defaults alone do not validate (a setting one choice requires, like the
+        # e-mail address of a Jira Cloud token): the form shows its defaults and what was typed.
+        defaults = {
+            name: field.get_default(call_default_factory=True)
+            for name, field in model.model_fields.items()
+            if not field.is_required()
+        }
+        return {**to_jsonable_python(defaults), **values}
+
+
 def setting_fields(
     model: type[BaseModel], values: dict[str, Any] | None = None
 ) -> list[SettingField]:
     schema = model.model_json_schema()
-    current = model.model_validate(values or {}).model_dump(mode="json")
+    current = _current_values(model, values or {})
     fields = []
     for name, raw in schema.get("properties", {}).items():
         prop, optional = _resolve(raw, schema)

@@ -14,7 +14,13 @@ from apps.connectors.deletion import (
     disable_connection,
 )
 from apps.connectors.models import Connection
-from apps.connectors.registry import CONNECTORS, settings_model
+from apps.connectors.registry import (
+    available_kinds,
+    installed_connectors,
+    is_available,
+    plugin_problems,
+    settings_model,
+)
 from apps.connectors.services import (
     ConnectionInput,
     ConnectionInvalid,
@@ -33,7 +39,12 @@ def connection_list(request: HtmxHttpRequest) -> HttpResponse:
     return render(
         request,
         "connectors/list.html",
-        {"connections": Connection.objects.all(), "kinds": sorted(CONNECTORS)},
+        {
+            "connections": Connection.objects.all(),
+            "kinds": available_kinds(),
+            "installed": installed_connectors(),
+            "plugin_problems": plugin_problems(),
+        },
     )
 
 
@@ -67,7 +78,7 @@ def _form_context(
 
 @require_http_methods(["GET", "POST"])
 def connection_new(request: HtmxHttpRequest, kind: str) -> HttpResponse:
-    if kind not in CONNECTORS:
+    if not is_available(kind):
         raise Http404("unknown connector kind")
     return _edit(request, kind, None)
 
@@ -75,6 +86,9 @@ def connection_new(request: HtmxHttpRequest, kind: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def connection_edit(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=connection_id)
+    if not connection.kind_available:
+        messages.error(request, f"{connection.name} cannot be edited: {connection.kind_problem}.")
+        return redirect("connectors:list")
     return _edit(request, connection.kind, connection)
 
 
@@ -99,6 +113,9 @@ def _edit(request: HtmxHttpRequest, kind: str, instance: Connection | None) -> H
 @require_POST
 def connection_check(request: HtmxHttpRequest, connection_id: int) -> HttpResponse:
     connection = get_object_or_404(Connection, pk=connection_id)
+    if not connection.kind_available:  # the card says why; nothing was sent anywhere
+        context = {"connection": connection}
+        return render(request, "connectors/list.html#connection-card", context, status=409)
     report = check_connection(connection)
     connection.refresh_from_db()
     return render(
@@ -111,7 +128,7 @@ def connection_check(request: HtmxHttpRequest, connection_id: int) -> HttpRespon
 @require_POST
 def connection_check_unsaved(request: HtmxHttpRequest, kind: str) -> HttpResponse:
     """The form's Test button: check the values as typed, before anything is saved."""
-    if kind not in CONNECTORS:
+    if not is_available(kind):
         raise Http404("unknown connector kind")
     instance = None
     if request.POST.get("connection_id", "").isdigit():

@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest
 from ninja import Router, Schema
+from pydantic import Field
 
-from apps.core.health import readiness_checks
+from apps.core.health import failing, readiness_checks
 
 router = Router(tags=["System"])
 
@@ -13,6 +14,10 @@ class ReadinessCheckOut(Schema):
     name: str
     ok: bool
     detail: str
+    required: bool = Field(
+        description="A failing required check makes the service not ready; the others "
+        "(connector plugins) are reported only."
+    )
 
 
 class StatusOut(Schema):
@@ -26,6 +31,6 @@ def get_status(request: HttpRequest) -> dict[str, object]:
     checks = readiness_checks()
     return {
         "version": settings.APP_VERSION,
-        "ready": all(c.ok for c in checks),
+        "ready": not failing(checks),
         "checks": [c.__dict__ for c in checks],
     }

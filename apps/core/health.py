@@ -1,7 +1,13 @@
-"""Readiness checks shared by /readyz, the dashboard and the status API."""
+"""Readiness checks shared by /readyz, the dashboard and the status API.
+
+Higher layers add their own checks with ``register_check`` (core never imports them). A check that
+is not ``required`` is reported in the details without making the service unready: a broken
+connector plugin should be seen, not take the whole service out of a load balancer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DatabaseError, connection
@@ -15,6 +21,15 @@ class Check:
     name: str
     ok: bool
     detail: str
+    required: bool = True
+
+
+_REGISTERED: dict[str, Callable[[], Check]] = {}
+
+
+def register_check(name: str, check: Callable[[], Check]) -> None:
+    """Add a check to every readiness answer (called from an AppConfig.ready())."""
+    _REGISTERED[name] = check
 
 
 def check_database() -> Check:
@@ -56,5 +71,11 @@ def readiness_checks() -> list[Check]:
             database,
             Check("migrations", False, "database unreachable"),
             Check("worker", False, "database unreachable"),
+            *(check() for check in _REGISTERED.values()),
         ]
-    return [database, check_migrations(), check_worker()]
+    return [database, check_migrations(), check_worker(), *(c() for c in _REGISTERED.values())]
+
+
+def failing(checks: list[Check]) -> list[str]:
+    """The required checks that fail: what makes the service not ready."""
+    return [c.name for c in checks if c.required and not c.ok]

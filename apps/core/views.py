@@ -5,7 +5,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from apps.core.health import readiness_checks
+from apps.core.health import failing, readiness_checks
 
 
 @login_not_required
@@ -20,12 +20,16 @@ def healthz(request: HttpRequest) -> JsonResponse:
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
-    """Readiness: database reachable, migrations applied, a worker heartbeat seen recently."""
+    """Readiness: database reachable, migrations applied, a worker heartbeat seen recently.
+
+    Checks that are not required (connector plugins) are listed under ``warnings`` when they
+    fail and never make the answer 503."""
     checks = readiness_checks()
-    failing = [c.name for c in checks if not c.ok]
+    not_ready = failing(checks)
     body = {
-        "status": "fail" if failing else "ok",
-        "failing": failing,
+        "status": "fail" if not_ready else "ok",
+        "failing": not_ready,
+        "warnings": [c.name for c in checks if not c.required and not c.ok],
         "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks},
     }
-    return JsonResponse(body, status=503 if failing else 200)
+    return JsonResponse(body, status=503 if not_ready else 200)

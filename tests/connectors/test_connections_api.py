@@ -95,7 +95,7 @@ def test_it_refuses_a_server_that_answers_html(api_client: Client) -> None:
     [
         ({"base_url": "zammad.example.com"}, "base_url"),
         ({"base_url": "https://user:pw@zammad.example.com"}, "base_url"),
-        ({"kind": "jira"}, "kind"),
+        ({"kind": "nope"}, "kind"),
         ({"name": ""}, "name"),
         ({"settings": {"time_unit": "weeks"}}, "settings.time_unit"),
     ],

@@ -99,7 +99,7 @@ def test_editing_without_a_token_keeps_the_stored_one(
 def test_the_form_shows_the_settings_of_the_connector_kind(admin_client: Client) -> None:
     html = admin_client.get("/connectors/new/zammad/").content.decode()
     assert 'name="settings.time_unit"' in html
-    assert admin_client.get("/connectors/new/jira/").status_code == 404
+    assert admin_client.get("/connectors/new/nope/").status_code == 404
 
 
 @pytest.mark.django_db

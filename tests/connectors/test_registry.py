@@ -1,15 +1,19 @@
-"""The connector registry: a dict of dotted paths, imported on first use."""
+"""The connector registry: kinds from entry points, built-ins by the same route."""
 
 from __future__ import annotations
 
+import tomllib
+from pathlib import Path
+
 import httpx
 import pytest
+from django.conf import settings
 
 from apps.connectors.base import Capability, Role, TargetConnector
 from apps.connectors.kimai.config import KimaiSettings
 from apps.connectors.kimai.connector import KimaiConnector
 from apps.connectors.registry import (
-    CONNECTORS,
+    BUILT_IN_CONNECTORS,
     UnknownConnectorKind,
     build_connector,
     connector_class,
@@ -18,13 +22,20 @@ from apps.connectors.registry import (
 )
 from apps.connectors.zammad.config import ZammadSettings
 from apps.connectors.zammad.connector import ZammadConnector
+from tests.connectors.plugins import FakeEnvironment
 
 
-def test_it_lists_zammad_and_kimai_by_dotted_path() -> None:
-    assert CONNECTORS == {
-        "zammad": "apps.connectors.zammad.connector.ZammadConnector",
-        "kimai": "apps.connectors.kimai.connector.KimaiConnector",
-    }
+def test_it_declares_the_built_in_kinds_as_its_own_entry_points() -> None:
+    pyproject = tomllib.loads((Path(settings.BASE_DIR) / "pyproject.toml").read_text())
+    declared = pyproject["project"]["entry-points"]["zammad_kimai_sync.connectors"]
+    assert (
+        declared
+        == BUILT_IN_CONNECTORS
+        == {
+            "zammad": "apps.connectors.zammad.connector:ZammadConnector",
+            "kimai": "apps.connectors.kimai.connector:KimaiConnector",
+        }
+    )
 
 
 def test_it_imports_the_class_of_a_kind() -> None:
@@ -32,9 +43,9 @@ def test_it_imports_the_class_of_a_kind() -> None:
     assert connector_class("kimai") is KimaiConnector
 
 
-def test_it_explains_an_unknown_kind() -> None:
-    with pytest.raises(UnknownConnectorKind, match="'jira'; known kinds: kimai, zammad"):
-        connector_class("jira")
+def test_it_explains_an_unknown_kind(environment: FakeEnvironment) -> None:
+    with pytest.raises(UnknownConnectorKind, match="'nope' is not installed"):
+        connector_class("nope")
 
 
 def test_it_gives_the_settings_model_of_a_kind() -> None:
@@ -42,7 +53,7 @@ def test_it_gives_the_settings_model_of_a_kind() -> None:
     assert settings_model("kimai") is KimaiSettings
 
 
-def test_it_tells_sources_from_targets() -> None:
+def test_it_tells_sources_from_targets(environment: FakeEnvironment) -> None:
     assert kinds_for_role(Role.SOURCE) == ["zammad"]
     assert kinds_for_role(Role.TARGET) == ["kimai"]
 

@@ -21,6 +21,7 @@ import httpx
 import structlog
 
 from apps.connectors.base import (
+    CONTRACT_VERSION,
     Capability,
     CheckReport,
     CheckReportDraft,
@@ -58,6 +59,7 @@ FILTER_SLACK = timedelta(hours=1)
 
 class KimaiConnector(TargetConnector):
     kind = "kimai"
+    contract_version = CONTRACT_VERSION
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.TIMESHEETS_IN_WINDOW,

@@ -21,6 +21,7 @@ import httpx
 import structlog
 
 from apps.connectors.base import (
+    CONTRACT_VERSION,
     Capability,
     CheckReport,
     CheckReportDraft,
@@ -94,6 +95,7 @@ class _PagedLookup:
 
 class ZammadConnector(SourceConnector):
     kind = "zammad"
+    contract_version = CONTRACT_VERSION
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.ENTRIES_CHANGED_SINCE,
