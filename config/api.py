@@ -17,6 +17,7 @@ from apps.connectors.registry import UnknownConnectorKind
 from apps.connectors.services import ConnectionInvalid
 from apps.core.api import router as core_router
 from apps.core.api_errors import StrictParser, document_standard_errors, install_error_handlers
+from apps.gdpr.api import router as gdpr_router
 from apps.mappings.api import router as mappings_router
 from apps.mappings.lookups import PreviewUnavailable
 from apps.mappings.services import MappingInvalid, NotConfigured
@@ -89,3 +90,4 @@ api.add_router("/", mappings_router)
 api.add_router("/", sync_router)
 api.add_router("/", conflicts_router)
 api.add_router("/", audit_router)
+api.add_router("/", gdpr_router)

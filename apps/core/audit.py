@@ -7,7 +7,11 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from apps.core.models import AuditEvent
+from apps.core.models import AuditDetail, AuditEvent
+
+# Values that may name a person (a timesheet's description carries the ticket title): stored in
+# an AuditDetail row that a purge can forget, never in the append-only event.
+PERSONAL_KEYS = frozenset({"description", "note"})
 
 SCHEDULE = "schedule"
 WEBHOOK = "webhook"
@@ -51,7 +55,9 @@ def record(
     run_id: int | None = None,
     ticket: str = "",
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
+    before, personal_before = _split(before)
+    after, personal_after = _split(after)
+    event = AuditEvent.objects.create(
         actor=actor,
         action=action,
         object_type=object_type,
@@ -61,3 +67,14 @@ def record(
         run_id=run_id,
         ticket=ticket or "",
     )
+    if personal_before is not None or personal_after is not None:
+        AuditDetail.objects.create(event=event, before=personal_before, after=personal_after)
+    return event
+
+
+def _split(values: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """(what the event keeps, the personal values for its detail row)."""
+    if not values or PERSONAL_KEYS.isdisjoint(values):
+        return values, None
+    kept = {k: v for k, v in values.items() if k not in PERSONAL_KEYS}
+    return kept, {k: v for k, v in values.items() if k in PERSONAL_KEYS}

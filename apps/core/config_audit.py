@@ -42,6 +42,10 @@ TRACKED = [
         ignore=frozenset({"watermark", "last_full_reconcile_at", "updated_at"}),
     ),
     Tracked(
+        "gdpr.RetentionPolicy", "retention",
+        ignore=frozenset({"last_pruned_at", "last_report", "updated_at"}),
+    ),
+    Tracked(
         "accounts.ApiKey", "api_key",
         ignore=frozenset({"last_used_at", "created_at"}), secrets=frozenset({"key_hash"}),
     ),

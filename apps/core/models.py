@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -35,14 +36,21 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def update(self, **kwargs: object) -> int:
         raise PermissionError("audit events are append-only")
 
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError(
+            "audit events are append-only: only the retention job removes expired ones"
+        )
+
 
 class AuditEvent(models.Model):
     """One write to Kimai, configuration change or resolution. Append-only.
 
     ``before``/``after`` hold ids and values, never names or e-mail addresses: people are
     referred to by ``Person`` id, so forgetting someone never means rewriting the audit trail.
-    A database trigger (migration core 0004) refuses UPDATE; rows are only ever inserted, and
-    deleted by the retention job.
+    Free text that may name a person (a timesheet's description carries the ticket title) is
+    kept apart in :class:`AuditDetail`, which a purge can forget. Database triggers (migrations
+    core 0004 and 0005) refuse UPDATE always and DELETE except through the retention job's
+    function ``core_prune_audit_events``.
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
@@ -68,3 +76,47 @@ class AuditEvent(models.Model):
         if self.pk is not None:
             raise PermissionError("audit events are append-only")
         super().save(*args, **kwargs)
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit events are append-only")
+
+    def _shown(self, side: str) -> dict[str, Any] | None:
+        values = getattr(self, side)
+        try:
+            detail = self.detail
+        except AuditDetail.DoesNotExist:
+            return values
+        personal = getattr(detail, side)
+        if personal is None:
+            return values
+        if detail.forgotten_at is not None:
+            personal = dict.fromkeys(personal, FORGOTTEN)
+        return {**(values or {}), **personal}
+
+    @property
+    def shown_before(self) -> dict[str, Any] | None:
+        """``before`` with its personal values (or "forgotten" after a purge)."""
+        return self._shown("before")
+
+    @property
+    def shown_after(self) -> dict[str, Any] | None:
+        return self._shown("after")
+
+
+FORGOTTEN = "(forgotten)"
+
+
+class AuditDetail(models.Model):
+    """The personal values of one audit event (e.g. a timesheet's description, which carries
+    the ticket title), apart from the append-only row so a purge can forget them: the event
+    stays, its detail's values are erased and ``forgotten_at`` says when."""
+
+    event = models.OneToOneField(
+        AuditEvent, on_delete=models.CASCADE, primary_key=True, related_name="detail"
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    forgotten_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"detail of audit event {self.event_id}"

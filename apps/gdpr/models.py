@@ -50,3 +50,37 @@ class Person(models.Model):
         if self.purged_at:
             return f"forgotten person #{self.pk}"
         return self.name or self.username or self.email or f"#{self.external_id}"
+
+
+class RetentionPolicy(models.Model):
+    """How long history is kept (one row). The nightly job (apps/gdpr/retention.py) deletes
+    what is older, in batches, and records what it deleted here and in the audit trail."""
+
+    SINGLETON = 1
+
+    runs_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Finished sync runs and their entries."
+    )
+    conflicts_days = models.PositiveSmallIntegerField(
+        default=90, help_text="Resolved conflicts (skipped ones are decisions and stay)."
+    )
+    deliveries_days = models.PositiveSmallIntegerField(
+        default=30, help_text="Webhook deliveries and counts of refused webhook requests."
+    )
+    audit_days = models.PositiveSmallIntegerField(default=400, help_text="Audit events.")
+    task_results_days = models.PositiveSmallIntegerField(
+        default=30, help_text="The worker's finished task records (django-q2)."
+    )
+    prune_hour_utc = models.PositiveSmallIntegerField(default=3)
+    last_pruned_at = models.DateTimeField(null=True, blank=True)
+    # What the last prune deleted: {"run_items": 120000, "runs": 40, ...}.
+    last_report = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return "retention policy"
+
+    @classmethod
+    def load(cls) -> RetentionPolicy:
+        policy, _ = cls.objects.get_or_create(pk=cls.SINGLETON)
+        return policy

@@ -69,6 +69,8 @@ def snapshot_reference(snapshot: ReferenceSnapshot | None) -> ReferenceData:
 
 
 def users_of(people: Iterable[Person]) -> list[ReferenceUser]:
+    """Forgotten Kimai users stay, nameless ("forgotten person #N"): their mappings and
+    timesheets still work (apps/gdpr/purge.py); they only cannot be matched by e-mail."""
     return [
         ReferenceUser(
             id=person.external_id,
@@ -79,16 +81,12 @@ def users_of(people: Iterable[Person]) -> list[ReferenceUser]:
             active=person.active,
         )
         for person in people
-        if person.purged_at is None
     ]
 
 
-def kimai_people(target: Connection) -> list[Person]:
-    return list(
-        Person.objects.filter(
-            connection=target, kind=Person.Kind.TARGET_USER, purged_at__isnull=True
-        )
-    )
+def kimai_people(target: Connection, *, forgotten: bool = False) -> list[Person]:
+    people = Person.objects.filter(connection=target, kind=Person.Kind.TARGET_USER)
+    return list(people if forgotten else people.filter(purged_at__isnull=True))
 
 
 def snapshot_of(connection: Connection) -> ReferenceSnapshot | None:
@@ -99,7 +97,10 @@ def kimai_reference(target: Connection) -> tuple[ReferenceData, ReferenceSnapsho
     """The cached Kimai data with its users from Person: two queries."""
     snapshot = snapshot_of(target)
     data = snapshot_reference(snapshot)
-    return dataclasses.replace(data, users=tuple(users_of(kimai_people(target)))), snapshot
+    return (
+        dataclasses.replace(data, users=tuple(users_of(kimai_people(target, forgotten=True)))),
+        snapshot,
+    )
 
 
 # -- refreshing -----------------------------------------------------------------------------------
@@ -303,7 +304,9 @@ def load_context_rows(
     user_mappings = {
         agent: (user, method)
         for agent, user, method in UserMapping.objects.filter(
-            target=target, agent__connection=source, kimai_user__purged_at__isnull=True
+            # Mappings of forgotten people still hold: their entries keep syncing by id.
+            target=target,
+            agent__connection=source,
         ).values_list("agent__external_id", "kimai_user__external_id", "method")
     }
     fetched_at = None
@@ -312,7 +315,8 @@ def load_context_rows(
         reference = snapshot_reference(snapshot)
         fetched_at = snapshot.fetched_at if snapshot else None
     if not reference.users:
-        reference = dataclasses.replace(reference, users=tuple(users_of(kimai_people(target))))
+        forgotten_too = kimai_people(target, forgotten=True)
+        reference = dataclasses.replace(reference, users=tuple(users_of(forgotten_too)))
     links = {
         (scope, key): kimai_id
         for scope, key, kimai_id in KimaiLink.objects.filter(target=target).values_list(

@@ -466,6 +466,14 @@ class AuditExportOut(Schema):
     after: dict[str, Any] | None
     run_id: int | None
 
+    @staticmethod
+    def resolve_before(event: AuditEvent) -> dict[str, Any] | None:
+        return event.shown_before
+
+    @staticmethod
+    def resolve_after(event: AuditEvent) -> dict[str, Any] | None:
+        return event.shown_after
+
 
 class AuditOut(AuditExportOut):
     changes: list[ChangeOut] = Field(description="What differs between before and after.")

@@ -37,3 +37,7 @@ class SyncConfig(AppConfig):
 
         for label, count in HISTORY.items():
             register_history(label, count)
+
+        from apps.sync import privacy
+
+        privacy.register()

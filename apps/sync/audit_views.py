@@ -32,7 +32,7 @@ def audit_context(filters: AuditFilters, page_number: str | None) -> dict[str, A
     return {
         "filters": filters,
         "page": page,
-        "events": [(e, labels[e.actor], changes(e.before, e.after)) for e in events],
+        "events": [(e, labels[e.actor], changes(e.shown_before, e.shown_after)) for e in events],
         "actors": [(a, labels[a]) for a in actors],
         "actions": _distinct("action"),
         "object_types": _distinct("object_type"),

@@ -74,6 +74,8 @@ class AuditFilters:
         )
 
     def apply(self, events: QuerySet[AuditEvent]) -> QuerySet[AuditEvent]:
+        # The personal values (descriptions) live in the event's detail row, shown with it.
+        events = events.select_related("detail")
         if self.since:
             events = events.filter(at__gte=self.since)
         if self.until:
@@ -151,7 +153,7 @@ def change_dicts(event: AuditEvent) -> list[dict[str, Any]]:
             "before": None if c.before is MISSING else c.before,
             "after": None if c.after is MISSING else c.after,
         }
-        for c in changes(event.before, event.after)
+        for c in changes(event.shown_before, event.shown_after)
     ]
 
 
@@ -166,8 +168,8 @@ def _row(event: AuditEvent, names: Mapping[str, str]) -> dict[str, Any]:
         "object_id": event.object_id,
         "ticket": event.ticket,
         "run_id": event.run_id,
-        "before": event.before,
-        "after": event.after,
+        "before": event.shown_before,
+        "after": event.shown_after,
     }
 
 
