@@ -29,424 +29,46 @@ carry names: they are for screens.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any
 
-from apps.connectors.base import (
-    ReferenceActivity,
-    ReferenceData,
-    ReferenceProject,
-    TimesheetDraft,
-    validate_marker,
-)
+from apps.connectors.base import ReferenceActivity, ReferenceProject, TimesheetDraft
 from apps.connectors.entry import TimeEntry, unique_tags
-from apps.mappings.catalog import Catalog, hidden_advice
-from apps.mappings.rules import (
-    DEFAULT_PROJECT_NAMES,
-    DESCRIPTION_PLACEHOLDERS,
-    KIMAI_NAME_FORBIDDEN,
-    NONE,
-    PROJECT_NAME_PLACEHOLDERS,
-    RuleSpec,
-    Template,
-    compile_pattern,
-    spec_of,
+from apps.mappings.catalog import hidden_advice
+from apps.mappings.context import KimaiUserInfo, MappingContext
+from apps.mappings.marker import MARKER_RE, marker_for, parse_marker
+from apps.mappings.matching import CompiledRule
+from apps.mappings.matching import activity_type_words as _type
+from apps.mappings.matching import organization_words as _org
+from apps.mappings.matching import ticket_words as _ticket
+from apps.mappings.plan import (
+    CustomerToCreate,
+    FieldDecision,
+    MappingProblem,
+    ProblemKind,
+    ProjectToCreate,
+    TicketFacts,
+    TimesheetPlan,
 )
-from apps.mappings.timebox import (
-    TimeBox,
-    TimeSettings,
-    format_seconds,
-    synthesize,
-)
+from apps.mappings.rules import KIMAI_NAME_FORBIDDEN
+from apps.mappings.timebox import TimeBox, format_seconds, synthesize
 
-if TYPE_CHECKING:
-    from apps.connectors.models import Connection
-    from apps.mappings.models import MappingProfile, Rule
-
-# -- the marker -----------------------------------------------------------------------------------
-# Letters, digits and hyphens only: Kimai's `term` search splits on whitespace, reads `a:b` as a
-# meta-field search and `%`/`_` as wildcards (kimai-api.md §5). The closing "-z" makes sure no
-# marker is a substring of another ("zks-1-42-z" is not inside "zks-1-421-z"): ids hold no "-".
-MARKER_RE = re.compile(r"(?<![A-Za-z0-9-])zks-(\d+)-([A-Za-z0-9]+)-z(?![A-Za-z0-9-])")
-_PLAIN_ID = re.compile(r"(?!x)[A-Za-z0-9]+")
-
-
-def _encode_id(external_id: str) -> str:
-    # Ids that are plain letters and digits stay readable; anything else (and anything starting
-    # with "x", so decoding stays unambiguous) becomes "x" + hex of its UTF-8 bytes.
-    if _PLAIN_ID.fullmatch(external_id):
-        return external_id
-    return "x" + external_id.encode().hex()
-
-
-def _decode_id(encoded: str) -> str | None:
-    if not encoded.startswith("x"):
-        return encoded
-    try:
-        return bytes.fromhex(encoded[1:]).decode()
-    except ValueError:
-        return None
-
-
-def marker_for(entry: TimeEntry) -> str:
-    """``zks-<source connection id>-<entry id>-z``: what finds the timesheet again in Kimai."""
-    return validate_marker(f"zks-{entry.connection_id or 0}-{_encode_id(entry.external_id)}-z")
-
-
-def parse_marker(text: str) -> tuple[int, str] | None:
-    """The (source connection id, entry id) of the first marker in ``text``, or None."""
-    match = MARKER_RE.search(text or "")
-    if match is None:
-        return None
-    external_id = _decode_id(match.group(2))
-    return None if external_id is None else (int(match.group(1)), external_id)
-
-
-# -- what a plan is made of -----------------------------------------------------------------------
-ProblemKind = Literal[
-    "unmapped_user",
-    "unmapped_activity",
-    "no_matching_rule",
-    "broken_rule",
-    "broken_mapping",
-    "invalid_activity",
-    "missing_ticket_details",
-    "no_customer",
-    "hidden_record",
+# What callers import from here; the pieces live in marker, plan, matching and context.
+__all__ = [
+    "MARKER_RE",
+    "CompiledRule",
+    "CustomerToCreate",
+    "FieldDecision",
+    "KimaiUserInfo",
+    "MappingContext",
+    "MappingProblem",
+    "ProblemKind",
+    "ProjectToCreate",
+    "TicketFacts",
+    "TimesheetPlan",
+    "marker_for",
+    "parse_marker",
+    "plan_timesheet",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TicketFacts:
-    """What rules may ask about a ticket beyond the entry: its group, customer and tags.
-
-    ``TimeEntry`` carries none of these, so the caller hands them over per ticket
-    (:meth:`MappingContext.remember_tickets`); ``tags`` None means "not known".
-    """
-
-    ticket_id: str
-    group_id: str | None = None
-    group_name: str | None = None
-    customer_id: str | None = None
-    tags: tuple[str, ...] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FieldDecision:
-    """One field of the timesheet: its value, who decided it and why."""
-
-    value: Any
-    display: str
-    decided_by: str
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class MappingProblem:
-    kind: ProblemKind
-    message: str
-    field: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CustomerToCreate:
-    """A Kimai customer the sync creates first, then records as a :class:`KimaiLink`."""
-
-    name: str
-    link_scope: str
-    link_key: str
-
-
-@dataclass(frozen=True, slots=True)
-class ProjectToCreate:
-    """A Kimai project to create (allowing global activities); ``customer_id`` None: the
-    plan's ``customer_to_create``."""
-
-    name: str
-    customer_id: str | None
-    link_scope: str
-    link_key: str
-    global_activities: bool = True
-
-
-@dataclass(slots=True)
-class TimesheetPlan:
-    """What one entry becomes in Kimai.
-
-    ``draft`` is set only when the entry can be booked as it is. ``fields`` always explains what
-    could be decided (``rule`` too, when one matched); ``begin`` and ``end`` are missing when the
-    entry is skipped. ``project_to_create`` (and ``customer_to_create``) say what a rule wants
-    created first, even when ``problems`` stand in the way: check ``bookable`` before creating.
-    """
-
-    entry_id: str
-    marker: str
-    draft: TimesheetDraft | None
-    fields: dict[str, FieldDecision]
-    problems: list[MappingProblem]
-    skipped_reason: str | None = None
-    # The work ends in the future: nothing is written until a run after its end.
-    waiting_reason: str | None = None
-    project_to_create: ProjectToCreate | None = None
-    customer_to_create: CustomerToCreate | None = None
-    rule_id: int | None = None
-
-    @property
-    def bookable(self) -> bool:
-        """Nothing stands in the way: a draft now, or one after creating the project."""
-        return not self.problems and self.skipped_reason is None and self.waiting_reason is None
-
-    def draft_for_project(self, project_id: str) -> TimesheetDraft:
-        """The draft once ``project_to_create`` exists in Kimai under ``project_id``."""
-        if not self.bookable:
-            raise ValueError("this plan has problems or is skipped: there is nothing to book")
-        value = {name: decision.value for name, decision in self.fields.items()}
-        return TimesheetDraft(
-            begin=value["begin"],
-            duration_seconds=value["duration"],
-            project_id=project_id,
-            activity_id=value["activity"],
-            user_id=value["user"],
-            description=value["description"],
-            tags=value["tags"],
-            billable=value["billable"],
-        )
-
-
-# -- the context ----------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    id: int
-    position: int
-    label: str
-    spec: RuleSpec
-    organizations: frozenset[str] | None
-    customers: frozenset[str] | None
-    groups: frozenset[str] | None
-    types: frozenset[str] | None
-    title: re.Pattern[str] | None
-    tag: re.Pattern[str] | None
-    project_name: Template | None
-
-    @classmethod
-    def build(cls, rule_id: int, position: int, spec: RuleSpec) -> CompiledRule:
-        def ids(values: list[str]) -> frozenset[str] | None:
-            return frozenset(values) or None
-
-        template = spec.project_name_template or DEFAULT_PROJECT_NAMES.get(spec.project_mode)
-        return cls(
-            id=rule_id,
-            position=position,
-            label=f"Rule {position} “{spec.name}”" if spec.name else f"Rule {position}",
-            spec=spec,
-            organizations=ids(spec.organization_ids),
-            customers=ids(spec.customer_ids),
-            groups=ids(spec.group_ids),
-            types=ids(spec.activity_type_ids),
-            title=compile_pattern(spec.title_pattern),
-            tag=compile_pattern(spec.tag_pattern),
-            project_name=Template.parse(template, PROJECT_NAME_PLACEHOLDERS) if template else None,
-        )
-
-    def match(self, entry: TimeEntry, facts: TicketFacts | None) -> bool | str:
-        """True, False, or the name of the ticket detail needed to decide."""
-        if self.organizations is not None:
-            org = entry.organization.id if entry.organization else NONE
-            if org not in self.organizations:
-                return False
-        if self.types is not None:
-            kind = entry.activity.id if entry.activity else NONE
-            if kind not in self.types:
-                return False
-        if self.title is not None:
-            title = entry.ticket.title if entry.ticket and entry.ticket.title else ""
-            if not self.title.search(title):
-                return False
-        if self.groups is not None:
-            if facts is None or facts.group_id is None:
-                return "group"
-            if facts.group_id not in self.groups:
-                return False
-        if self.customers is not None:
-            if facts is None or facts.customer_id is None:
-                return "customer"
-            if facts.customer_id not in self.customers:
-                return False
-        if self.tag is not None:
-            if facts is None or facts.tags is None:
-                return "tags"
-            if not any(self.tag.search(tag) for tag in facts.tags):
-                return False
-        return True
-
-    def why(self, entry: TimeEntry, facts: TicketFacts | None) -> str:
-        """The conditions that held, in plain words (only called for the winning rule)."""
-        held = []
-        if self.organizations is not None:
-            held.append(f"organization {_org(entry)}" if entry.organization else "no organization")
-        if self.types is not None:
-            held.append(f"activity type {_type(entry)}" if entry.activity else "no activity type")
-        if self.title is not None:
-            held.append(f"title matches /{self.spec.title_pattern}/")
-        if self.groups is not None and facts is not None:
-            held.append(f"group {facts.group_name or '#' + str(facts.group_id)}")
-        if self.customers is not None and facts is not None:
-            held.append(f"ticket customer #{facts.customer_id}")
-        if self.tag is not None:
-            held.append(f"a tag matches /{self.spec.tag_pattern}/")
-        if not held:
-            return f"{self.label} has no conditions, so it takes every entry that reaches it."
-        return f"{self.label} is the first rule that matches: {', '.join(held)}."
-
-
-@dataclass(frozen=True, slots=True)
-class KimaiUserInfo:
-    id: str
-    label: str
-    zone: ZoneInfo | None
-    zone_name: str
-
-
-@dataclass
-class MappingContext:
-    """Everything :func:`plan_timesheet` needs, loaded once."""
-
-    source_id: int | None
-    target_id: int | None
-    catalog: Catalog
-    rules: tuple[CompiledRule, ...] = ()
-    time: TimeSettings = field(default_factory=TimeSettings)
-    default_zone_name: str = "UTC"
-    description: Template = field(
-        default_factory=lambda: Template.parse("", DESCRIPTION_PLACEHOLDERS)
-    )
-    fixed_tags: tuple[str, ...] = ()
-    billable_tags: tuple[str, str] | None = ("billable", "not billable")
-    fallback_user_id: str | None = None
-    user_mappings: dict[str, tuple[str, str]] = field(default_factory=dict)  # agent → (user, how)
-    activity_mappings: dict[str, str] = field(default_factory=dict)  # type id ("" none) → id
-    links: dict[tuple[str, str], str] = field(default_factory=dict)
-    tickets: dict[str, TicketFacts] = field(default_factory=dict)
-    reference_fetched_at: datetime | None = None
-    # Timesheets never end after this instant (None: no limit, for tests of pure planning).
-    now: datetime | None = None
-    kimai_users: dict[str, KimaiUserInfo] = field(default_factory=dict)
-    # Decisions that depend only on a few inputs (the agent, the rule and the organization...)
-    # are made once per run and reused: most of 100,000 entries share them.
-    memo: dict[tuple[Any, ...], tuple[Any, ...]] = field(default_factory=dict, repr=False)
-
-    def __post_init__(self) -> None:
-        self.default_zone = _zone(self.default_zone_name) or ZoneInfo("UTC")
-        self.kimai_users = {
-            user.id: KimaiUserInfo(
-                user.id,
-                user.name or user.username or f"#{user.id}",
-                _zone(user.timezone),
-                user.timezone or "",
-            )
-            for user in self.catalog.users.values()
-        }
-
-    @property
-    def needs_ticket_details(self) -> bool:
-        """Whether some rule asks for the group, customer or tags of tickets."""
-        return any(r.groups or r.customers or r.tag for r in self.rules)
-
-    @property
-    def needs_ticket_tags(self) -> bool:
-        return any(r.tag for r in self.rules)
-
-    def remember_tickets(self, facts: Iterable[TicketFacts]) -> None:
-        for item in facts:
-            self.tickets[item.ticket_id] = item
-
-    @classmethod
-    def load(
-        cls, source: Connection, target: Connection, reference: ReferenceData | None = None
-    ) -> MappingContext:
-        """Seven queries at most, however many rules, people and mappings there are."""
-        from apps.mappings.reference import load_context_rows
-
-        rows = load_context_rows(source, target, reference)
-        context = cls.from_rows(
-            rows.profile, rows.rules, rows.reference, rows.user_mappings, rows.activity_mappings,
-            rows.links, rows.fetched_at,
-        )  # fmt: skip
-        context.now = datetime.now(UTC)
-        return context
-
-    @classmethod
-    def from_rows(
-        cls,
-        profile: MappingProfile,
-        rules: Iterable[Rule],
-        reference: ReferenceData,
-        user_mappings: dict[str, tuple[str, str]],
-        activity_mappings: dict[str, str],
-        links: dict[tuple[str, str], str],
-        fetched_at: datetime | None,
-    ) -> MappingContext:
-        compiled = tuple(
-            CompiledRule.build(rule.pk, position, spec_of(rule))
-            for position, rule in enumerate(rules, start=1)
-        )
-        return cls(
-            source_id=profile.source_id,
-            target_id=profile.target_id,
-            catalog=Catalog.build(reference),
-            rules=compiled,
-            time=TimeSettings(
-                instant="start" if profile.booking_instant == "start" else "end",
-                rounding_minutes=profile.rounding_minutes,
-                minimum_minutes=profile.minimum_minutes,
-                one_day=profile.keep_within_day,
-            ),
-            default_zone_name=profile.default_time_zone,
-            description=Template.parse(profile.description_template, DESCRIPTION_PLACEHOLDERS),
-            fixed_tags=tuple(profile.fixed_tags or ()),
-            billable_tags=(profile.billable_tag, profile.not_billable_tag)
-            if profile.billable_tags
-            else None,
-            fallback_user_id=profile.fallback_user.external_id if profile.fallback_user else None,
-            user_mappings=user_mappings,
-            activity_mappings=activity_mappings,
-            links=links,
-            reference_fetched_at=fetched_at,
-        )
-
-
-def _zone(name: str | None) -> ZoneInfo | None:
-    if not name:
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-
-
-def _org(entry: TimeEntry) -> str:
-    org = entry.organization
-    if org is None:
-        return "none"
-    return f"“{org.name}”" if org.name else f"#{org.id}"
-
-
-def _type(entry: TimeEntry) -> str:
-    kind = entry.activity
-    if kind is None:
-        return "none"
-    return f"“{kind.name}” (#{kind.id})" if kind.name else f"#{kind.id}"
-
-
-def _ticket(entry: TimeEntry) -> str:
-    ticket = entry.ticket
-    if ticket is None:
-        return "the ticket"
-    return f"ticket #{ticket.number}" if ticket.number else f"ticket id {ticket.id}"
 
 
 # -- planning -------------------------------------------------------------------------------------
