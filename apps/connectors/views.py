@@ -31,7 +31,7 @@ from apps.connectors.services import (
 )
 from apps.connectors.settings_fields import setting_fields, settings_from_post
 from apps.connectors.webhook_address import webhook_address
-from apps.ui.http import HtmxHttpRequest
+from apps.core.http import HtmxHttpRequest
 
 
 @require_GET

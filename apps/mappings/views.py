@@ -15,6 +15,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from apps.core.http import HtmxHttpRequest
 from apps.mappings import services
 from apps.mappings.lookups import PreviewUnavailable
 from apps.mappings.models import Rule
@@ -32,7 +33,6 @@ from apps.mappings.pages import (
 )
 from apps.mappings.pickers import KINDS, build_picker
 from apps.mappings.rules import reference_errors
-from apps.ui.http import HtmxHttpRequest
 
 RULES = "mappings/rules.html"
 RULE_FORM = "mappings/rule_form.html"

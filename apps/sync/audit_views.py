@@ -11,9 +11,9 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from apps.accounts.actors import actor_labels
+from apps.core.http import HtmxHttpRequest
 from apps.core.models import AuditEvent
 from apps.sync.auditlog import AuditFilters, changes, export_response
-from apps.ui.http import HtmxHttpRequest
 
 PER_PAGE = 50
 PAGE = "sync/audit.html"

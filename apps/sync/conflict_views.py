@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseStopPolling
 
 from apps.core.audit import actor_of_request
+from apps.core.http import HtmxHttpRequest
 from apps.sync.conflict_fixes import (
     activity_fix_context,
     agent_fix_context,
@@ -37,7 +38,6 @@ from apps.sync.resolutions import (
     apply_bulk,
     apply_resolution,
 )
-from apps.ui.http import HtmxHttpRequest
 
 LIST = "sync/conflicts.html"
 DETAIL = "sync/conflict.html"

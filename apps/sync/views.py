@@ -14,6 +14,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from apps.accounts.actors import actor_label
 from apps.core import audit
+from apps.core.http import HtmxHttpRequest
 from apps.gdpr.models import Person
 from apps.mappings.services import NotConfigured, current_pair, profile_for
 from apps.sync.engine import settings_of
@@ -22,7 +23,6 @@ from apps.sync.models import Outcome, Run, RunItem, WriteIntent
 from apps.sync.schedules import apply_schedule, schedule_enabled, switch_schedule_on
 from apps.sync.services import RunRequestInvalid, confirm_plan, request_run
 from apps.sync.wording import people_namer
-from apps.ui.http import HtmxHttpRequest
 
 # 25 entries keep a run page short on a phone (each entry is a card there).
 ITEMS_PER_PAGE = 25

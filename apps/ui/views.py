@@ -7,10 +7,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.accounts.models import ApiKey
 from apps.core.health import readiness_checks
+from apps.core.http import HtmxHttpRequest
 from apps.core.models import WorkerHeartbeat
 from apps.ui.dashboard import dashboard_context, hours_chart
 from apps.ui.forms import ApiKeyForm
-from apps.ui.http import HtmxHttpRequest
 
 
 @require_GET
