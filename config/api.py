@@ -12,7 +12,6 @@ from ninja.openapi.schema import OpenAPISchema
 from apps.accounts.api import router as accounts_router
 from apps.accounts.auth import API_AUTH, require_admin_or_api_key
 from apps.connectors.api import router as connectors_router
-from apps.connectors.api import webhooks_router
 from apps.connectors.registry import UnknownConnectorKind
 from apps.connectors.services import ConnectionInvalid
 from apps.core.api import router as core_router
@@ -23,6 +22,7 @@ from apps.mappings.lookups import PreviewUnavailable
 from apps.mappings.services import MappingInvalid, NotConfigured
 from apps.sync.api import audit_router, conflicts_router
 from apps.sync.api import router as sync_router
+from apps.sync.webhook_api import webhooks_router
 
 
 class DocumentedNinjaAPI(NinjaAPI):

@@ -1,12 +1,12 @@
-"""Receiving Zammad's trigger webhooks (zammad-api.md §4): verify, deduplicate, queue, answer.
+"""Zammad's trigger webhooks (zammad-api.md §4): secrets, and verifying and parsing a delivery.
 
 Zammad signs the raw body with ``X-Hub-Signature: sha1=<hex HMAC-SHA1>`` when a signature token is
 set, and sends no signature when none is (§4.2). ``X-Zammad-Delivery`` stays the same across its
 retries (5 attempts within about two minutes), so it is the deduplication key. The payload is only
 a hint that a ticket changed: the queued run re-reads the ticket's time accountings from the API.
 
-Nothing here talks to Zammad or Kimai: the delivery row and the queued run are written in one
-transaction and the request is answered at once.
+The connector only verifies and parses; recording the delivery and queueing its run happen in
+the sync app (apps/sync/webhooks.py), which owns the queue, in one transaction.
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.connectors.base import Role
-from apps.connectors.models import Connection, WebhookDelivery
+from apps.connectors.models import Connection
 from apps.connectors.registry import kinds_for_role
 from apps.core import audit
 
@@ -46,9 +45,13 @@ class WebhookRefused(Exception):
 
 
 @dataclass(frozen=True)
-class Accepted:
-    delivery: WebhookDelivery
-    duplicate: bool
+class ParsedDelivery:
+    """What a verified delivery says: the ticket, Zammad's delivery id and the trigger's name."""
+
+    ticket_id: str
+    ticket_number: str
+    delivery_id: str
+    trigger: str
 
 
 def new_secret() -> str:
@@ -190,43 +193,13 @@ def parse_ticket(body: bytes) -> tuple[str, str]:
     return str(int(text)), _checked_text(str(number or ""), "ticket.number", 50)
 
 
-def receive(body: bytes, headers: dict[str, str]) -> Accepted:
-    """Verify and record one delivery, queueing a one-ticket sync in the same transaction."""
-    from apps.mappings.services import NotConfigured, current_pair, profile_for
-    from apps.sync.models import Run
-    from apps.sync.services import request_run
-
-    connection = verify(body, headers)
+def parse_delivery(body: bytes, headers: dict[str, str]) -> ParsedDelivery:
+    """The ticket and the delivery's headers, checked to fit WebhookDelivery; never truncated
+    where truncating could merge two deliveries."""
     ticket_id, number = parse_ticket(body)
     delivery_id = _checked_text(
         headers.get("x-zammad-delivery", "").strip(), "X-Zammad-Delivery", MAX_DELIVERY_ID
     )
-    delivery_id = delivery_id or f"unnamed-{new_secret()}"
     # The trigger's name is only shown to people: a long one is shortened, not refused.
     trigger = headers.get("x-zammad-trigger", "").replace("\x00", "")[:250]
-    with transaction.atomic():
-        delivery = WebhookDelivery(
-            connection=connection, delivery_id=delivery_id, ticket_id=ticket_id,
-            ticket_number=number, trigger=trigger,
-        )  # fmt: skip
-        try:
-            with transaction.atomic():
-                delivery.save()
-        except IntegrityError:
-            existing = WebhookDelivery.objects.get(connection=connection, delivery_id=delivery_id)
-            return Accepted(existing, duplicate=True)
-        try:
-            profile = profile_for(connection, current_pair(source_id=connection.pk)[1])
-        except NotConfigured:
-            delivery.outcome = WebhookDelivery.Outcome.NOT_CONFIGURED
-        else:
-            run, created = request_run(
-                profile, scope=Run.Scope.TICKET, trigger=Run.Trigger.WEBHOOK,
-                actor=audit.WEBHOOK, ticket_id=ticket_id,
-            )  # fmt: skip
-            delivery.run = run
-            delivery.outcome = (
-                WebhookDelivery.Outcome.QUEUED if created else WebhookDelivery.Outcome.MERGED
-            )
-        delivery.save(update_fields=["outcome", "run"])
-    return Accepted(delivery, duplicate=False)
+    return ParsedDelivery(ticket_id, number, delivery_id or f"unnamed-{new_secret()}", trigger)
