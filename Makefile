@@ -12,6 +12,9 @@ STAMP := $(VENV)/.installed-$(shell sha256sum $(LOCK) 2>/dev/null | cut -c1-16)
 PLUGINS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 PROJECT := $(VENV)/.project-$(shell cat pyproject.toml $(wildcard plugins/*/pyproject.toml) 2>/dev/null | sha256sum | cut -c1-16)
 CHROMIUM ?= /usr/bin/chromium
+# pytest-xdist: one process per core, each with its own test database on the same server.
+# `make test XDIST=` runs in one process.
+XDIST ?= -n auto
 
 .PHONY: run test lint fuzz format check-containers demo clean help
 
@@ -40,11 +43,11 @@ run: $(PROJECT)
 
 test: $(PROJECT)
 	@if [ -x "$(CHROMIUM)" ]; then \
-		$(BIN)/python -m pytest $(PYTEST_ARGS); \
+		$(BIN)/python -m pytest $(XDIST) $(PYTEST_ARGS); \
 	else \
 		echo "NOTE: $(CHROMIUM) not found, so the browser tests are deselected."; \
 		echo "      Install Debian's chromium (apt-get install chromium) to run them too."; \
-		$(BIN)/python -m pytest -m "not browser" $(PYTEST_ARGS); \
+		$(BIN)/python -m pytest $(XDIST) -m "not browser" $(PYTEST_ARGS); \
 	fi
 
 lint: $(PROJECT)
