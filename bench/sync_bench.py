@@ -40,12 +40,14 @@ def _setup() -> None:
     call_command("flush", verbosity=0, interactive=False)
 
 
-def _serve_doubles(entries: int, latency_ms: float) -> tuple[subprocess.Popen[str], str, str]:
+def _serve_doubles(
+    entries: int, latency_ms: float, *extra: str
+) -> tuple[subprocess.Popen[str], str, str]:
     """The doubles in their own process, so their work does not compete with ours for the GIL
-    (as the real Zammad and Kimai would not)."""
+    (as the real Zammad and Kimai would not). ``extra``: more flags for tests.doubles.serve."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.doubles.serve", "--zammad-port", "0", "--kimai-port", "0",
-         "--entries", str(entries), "--latency-ms", str(latency_ms)],
+         "--entries", str(entries), "--latency-ms", str(latency_ms), *extra],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert process.stdout is not None

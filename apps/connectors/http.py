@@ -1,9 +1,11 @@
 """The one outbound HTTP seam: every request to Zammad or Kimai goes through here.
 
 Like healthchecks' ``hc/lib/curl.py``, this module owns everything that is the same for every
-vendor: timeouts, one pooled ``httpx.Client`` per connector instance, a concurrency limit, retries
-with exponential backoff and full jitter, ``Retry-After``, and turning every way a request can fail
-into one exception type, :class:`ExternalServiceError`, with a message in plain words.
+vendor: timeouts, one pooled ``httpx.Client`` per connector instance, an adaptive limit on requests
+in flight (:mod:`apps.connectors.concurrency`: AIMD below the admin's ceiling), retries with
+exponential backoff and full jitter, ``Retry-After`` (for every request of the connection), and
+turning every way a request can fail into one exception type, :class:`ExternalServiceError`, with
+a message in plain words.
 
 Retry rules:
 
@@ -40,11 +42,15 @@ import structlog
 from django.conf import settings
 from pydantic import BaseModel, ConfigDict, Field
 
+from apps.connectors.concurrency import AdaptiveLimit, Overload
+
 logger = structlog.get_logger(__name__)
 
 USER_AGENT = "zammad-kimai-sync"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
+# Answers that mean "too much at once": the limit on requests in flight is halved.
+OVERLOAD_STATUSES: dict[int, Overload] = {429: "rate_limited", 503: "busy"}
 # Transport failures after which the server has certainly not seen the request.
 NOTHING_SENT_ERRORS: tuple[type[httpx.TransportError], ...] = (
     httpx.ConnectError,
@@ -105,7 +111,22 @@ class HttpTuning(BaseModel):
     read_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     write_timeout_seconds: float = Field(default=30.0, gt=0, le=300)
     pool_timeout_seconds: float = Field(default=10.0, gt=0, le=300)
-    max_concurrent_requests: int = Field(default=4, ge=1, le=32)
+    max_concurrent_requests: int = Field(
+        default=16,
+        ge=1,
+        le=32,
+        title="Requests at once, at most",
+        description="The sync starts with 2 requests at a time, adds one while the server answers "
+        "fast and fine, and halves when it slows down, times out or says it is busy (429, 503). "
+        "It never sends more at once than this. 16 suits most servers; 1 sends one request at a "
+        "time, for a small or fragile server.",
+        json_schema_extra={"in_form": True},
+    )
+    # How many at once before the server has answered anything; tests and benchmarks set it to
+    # the ceiling to start at full concurrency.
+    initial_concurrent_requests: int = Field(default=2, ge=1, le=32)
+    # Off: always max_concurrent_requests at once (a benchmark's fixed setting).
+    adaptive_concurrency: bool = True
     max_attempts: int = Field(default=4, ge=1, le=10)
     backoff_base_seconds: float = Field(default=0.5, ge=0, le=60)
     backoff_cap_seconds: float = Field(default=30.0, ge=0, le=600)
@@ -164,10 +185,18 @@ def _explain_nothing(_body: Any) -> VendorErrorDetails:
 class _Attempt:
     """The outcome of one failed attempt: the error to raise and whether to try again."""
 
-    def __init__(self, error: ExternalServiceError, retry: bool, delay: float | None = None):
+    def __init__(
+        self,
+        error: ExternalServiceError,
+        retry: bool,
+        delay: float | None = None,
+        paused_until: float = 0.0,
+    ):
         self.error = error
         self.retry = retry
         self.delay = delay  # a server-imposed delay (Retry-After), else backoff applies
+        # The end of the pause that delay imposed on every request of the connection.
+        self.paused_until = paused_until
 
 
 @functools.cache
@@ -204,7 +233,12 @@ class OutboundHttpClient:
         self._sleep = sleep or time.sleep
         self._jitter = jitter
         self._explain_error = explain_error
-        self._slots = threading.BoundedSemaphore(self.tuning.max_concurrent_requests)
+        self.limit = AdaptiveLimit(
+            self.tuning.max_concurrent_requests,
+            service=service,
+            start=self.tuning.initial_concurrent_requests,
+            adaptive=self.tuning.adaptive_concurrency,
+        )
         self._count_lock = threading.Lock()
         self._request_count = 0
         self._base_url_problem = self._check_base_url(self.base_url)
@@ -259,9 +293,10 @@ class OutboundHttpClient:
         repeatable = method in SAFE_METHODS if safe_to_repeat is None else safe_to_repeat
         url = self.base_url + path
         attempt = 0
+        waited_until = 0.0
         while True:
             attempt += 1
-            outcome = self._attempt(method, url, path, params, json_body, repeatable)
+            outcome = self._attempt(method, url, path, params, json_body, repeatable, waited_until)
             if isinstance(outcome, ServiceResponse):
                 return outcome
             if not outcome.retry or attempt >= self.tuning.max_attempts:
@@ -282,6 +317,8 @@ class OutboundHttpClient:
                 reason=outcome.error.message,
             )
             self._sleep(delay)
+            # This request waited out its Retry-After here; the others wait in the limit.
+            waited_until = outcome.paused_until
 
     # -- one attempt ------------------------------------------------------------------------------
     def _attempt(
@@ -292,16 +329,12 @@ class OutboundHttpClient:
         params: Mapping[str, Any] | None,
         json_body: Any,
         repeatable: bool,
+        waited_until: float = 0.0,
     ) -> ServiceResponse | _Attempt:
         started = time.monotonic()
+        paused_until = 0.0
         try:
-            with self._slots:
-                with self._count_lock:
-                    self._request_count += 1
-                response = self._client.request(
-                    method, url, params=_clean_params(params), json=json_body
-                )
-                response.read()
+            response, paused_until = self._send(method, url, params, json_body, waited_until)
         except httpx.InvalidURL as exc:
             return _Attempt(self._error(f"{self._where()} is not a valid URL ({exc})"), False)
         except httpx.UnsupportedProtocol:
@@ -335,7 +368,47 @@ class OutboundHttpClient:
             status=response.status_code,
             elapsed_ms=elapsed_ms,
         )
-        return self._interpret(response, method, path, repeatable)
+        outcome = self._interpret(response, method, path, repeatable)
+        if isinstance(outcome, _Attempt):
+            outcome.paused_until = paused_until
+        return outcome
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        json_body: Any,
+        waited_until: float,
+    ) -> tuple[httpx.Response, float]:
+        """One request inside the adaptive limit, which learns from how it ended. Returns the
+        answer and the end of the pause its ``Retry-After`` imposed on the connection."""
+        ticket = self.limit.acquire(waited_until)
+        with self._count_lock:
+            self._request_count += 1
+        started = time.monotonic()
+        try:
+            response = self._client.request(
+                method, url, params=_clean_params(params), json=json_body
+            )
+            response.read()
+        except httpx.TimeoutException as exc:
+            if isinstance(exc, httpx.PoolTimeout):
+                self.limit.released()
+            else:
+                self.limit.overloaded(ticket, "timeout", None)
+            raise
+        except BaseException:
+            self.limit.released()
+            raise
+        overload = OVERLOAD_STATUSES.get(response.status_code)
+        if overload is None:
+            self.limit.answered(ticket, time.monotonic() - started)
+            return response, 0.0
+        retry_after = parse_retry_after(response.headers.get("retry-after"))
+        if retry_after is not None:
+            retry_after = min(retry_after, self.tuning.max_retry_after_seconds)
+        return response, self.limit.overloaded(ticket, overload, retry_after)
 
     def _interpret(
         self, response: httpx.Response, method: str, path: str, repeatable: bool

@@ -13,7 +13,9 @@ from django.http import QueryDict
 from pydantic import BaseModel, ValidationError
 from pydantic_core import to_jsonable_python
 
-# Nested tuning (timeouts, retries) keeps its defaults in the UI; the API can set it.
+# Nested tuning (timeouts, retries) keeps its defaults in the UI; the API can set it. A nested
+# field marked ``json_schema_extra={"in_form": True}`` (the ceiling on requests at once) is shown,
+# named with a dot: ``settings.http.max_concurrent_requests``.
 SKIPPED_TYPES = {"object", "array"}
 
 
@@ -31,6 +33,10 @@ class SettingField:
     @property
     def form_name(self) -> str:
         return f"settings.{self.name}"
+
+    @property
+    def input_id(self) -> str:
+        return "id_" + self.name.replace(".", "_")
 
 
 def _resolve(schema: dict[str, Any], root: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -60,16 +66,34 @@ def _current_values(model: type[BaseModel], values: dict[str, Any]) -> dict[str,
         return {**to_jsonable_python(defaults), **values}
 
 
+def _properties(
+    schema: dict[str, Any], current: dict[str, Any]
+) -> list[tuple[str, dict[str, Any], dict[str, Any], bool, Any]]:
+    """(dotted name, raw schema, resolved schema, optional, value) of every field in the form:
+    the model's own, and the nested ones marked ``in_form``."""
+    found = []
+    for name, raw in schema.get("properties", {}).items():
+        prop, optional = _resolve(raw, schema)
+        if "properties" in prop:
+            inner = current.get(name) or {}
+            for sub, sub_raw in prop["properties"].items():
+                sub_prop, sub_optional = _resolve(sub_raw, schema)
+                if sub_raw.get("in_form") or sub_prop.get("in_form"):
+                    found.append((f"{name}.{sub}", sub_raw, sub_prop, sub_optional, inner.get(sub)))
+            continue
+        found.append((name, raw, prop, optional, current.get(name)))
+    return found
+
+
 def setting_fields(
     model: type[BaseModel], values: dict[str, Any] | None = None
 ) -> list[SettingField]:
     schema = model.model_json_schema()
     current = _current_values(model, values or {})
     fields = []
-    for name, raw in schema.get("properties", {}).items():
-        prop, optional = _resolve(raw, schema)
+    for name, raw, prop, optional, value in _properties(schema, current):
         kind = prop.get("type")
-        if kind in SKIPPED_TYPES or "properties" in prop:
+        if kind in SKIPPED_TYPES:
             continue
         if "enum" in prop:
             words = raw.get("choice_labels") or prop.get("choice_labels") or {}
@@ -87,7 +111,7 @@ def setting_fields(
                 # pydantic titles every field ("Page Size"); connectors give theirs in words.
                 label=raw.get("title") or prop.get("title") or name.replace("_", " ").capitalize(),
                 input_type=input_type,
-                value=current.get(name),
+                value=value,
                 help=raw.get("description") or prop.get("description") or "",
                 choices=choices,
                 optional=optional,
@@ -97,17 +121,26 @@ def setting_fields(
     return fields
 
 
-def settings_from_post(model: type[BaseModel], data: QueryDict) -> dict[str, Any]:
-    """Read the settings fields of a submitted form; blank optional fields become None."""
-    result: dict[str, Any] = {}
+def settings_from_post(
+    model: type[BaseModel], data: QueryDict, saved: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Read the settings fields of a submitted form; blank optional fields become None. Nested
+    settings the form does not show keep their ``saved`` values (set through the API)."""
+    result: dict[str, Any] = {
+        key: dict(value) for key, value in (saved or {}).items() if isinstance(value, dict)
+    }
     for field in setting_fields(model):
+        *parents, leaf = field.name.split(".")
+        into = result
+        for parent in parents:
+            into = into.setdefault(parent, {})
         if field.input_type == "checkbox":
-            result[field.name] = data.get(field.form_name) == "on"
+            into[leaf] = data.get(field.form_name) == "on"
             continue
         raw = (data.get(field.form_name) or "").strip()
         if raw == "":
             if field.optional:
-                result[field.name] = None
+                into[leaf] = None
             continue
-        result[field.name] = raw
+        into[leaf] = raw
     return result

@@ -48,13 +48,16 @@ def connection_list(request: HtmxHttpRequest) -> HttpResponse:
     )
 
 
-def _input_from_post(kind: str, request: HtmxHttpRequest) -> ConnectionInput:
+def _input_from_post(
+    kind: str, request: HtmxHttpRequest, instance: Connection | None = None
+) -> ConnectionInput:
+    saved = instance.settings if instance else None
     return ConnectionInput(
         kind=kind,
         name=request.POST.get("name", ""),
         base_url=request.POST.get("base_url", ""),
         token=request.POST.get("token", ""),
-        settings=settings_from_post(settings_model(kind), request.POST),
+        settings=settings_from_post(settings_model(kind), request.POST, saved),
         enabled=request.POST.get("enabled") == "on",
     )
 
@@ -96,7 +99,7 @@ def _edit(request: HtmxHttpRequest, kind: str, instance: Connection | None) -> H
     if request.method != "POST":
         context = _form_context(kind, instance, None, {})
         return render(request, "connectors/form.html", context)
-    data = _input_from_post(kind, request)
+    data = _input_from_post(kind, request, instance)
     try:
         connection, report = save_connection(data, instance)
     except ConnectionInvalid as invalid:
@@ -133,7 +136,7 @@ def connection_check_unsaved(request: HtmxHttpRequest, kind: str) -> HttpRespons
     instance = None
     if request.POST.get("connection_id", "").isdigit():
         instance = Connection.objects.filter(pk=int(request.POST["connection_id"])).first()
-    data = _input_from_post(kind, request)
+    data = _input_from_post(kind, request, instance)
     try:
         cleaned = clean_connection(data, instance)
     except ConnectionInvalid as invalid:

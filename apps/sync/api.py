@@ -95,6 +95,13 @@ class RunOut(Schema):
     hours: dict[str, Any]
     error: str
     requests_made: int
+    figures: dict[str, Any] = Field(
+        description="Per server (kimai, zammad): requests sent and the adaptive limit on "
+        "requests at once: limit (now, or at the end), ceiling (the connection's 'Requests at "
+        "once, at most'), peak, reason (why it last changed, in words), changed_at, increases, "
+        "decreases and overloads by kind (rate_limited = 429, busy = 503, timeout, slower), "
+        "paused_seconds (Retry-After), p95_ms (answers), changes (the last 20)."
+    )
 
 
 class RunDetailOut(RunOut):

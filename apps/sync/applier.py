@@ -84,7 +84,7 @@ class Applier:
     """Carries out decisions: links and conflicts here, Kimai writes through :class:`KimaiWriter`.
 
     Writes run on twice ``max_concurrent_requests`` threads (Kimai has no bulk create; the HTTP
-    seam's semaphore still bounds requests in flight); each thread has its own writer and
+    seam's adaptive limit bounds requests in flight); each thread has its own writer and
     database connection. Inside an outer transaction (tests), threads
     could not see its rows, so writes then run one by one on this thread.
     """
@@ -129,7 +129,10 @@ class Applier:
             self.done += n
             done = self.done
         if done % PROGRESS_EVERY == 0:
-            Run.objects.filter(pk=self.job.run.pk).update(done=done)
+            # The run page shows the limit on requests in flight as it moves.
+            Run.objects.filter(pk=self.job.run.pk).update(
+                done=done, figures=self.job.figures(with_p95=False)
+            )
 
     def _agent_person(self, decision: Decision) -> int | None:
         entry = decision.entry
@@ -227,8 +230,9 @@ class Applier:
     def _run_writes(self, writes: list[Decision]) -> list[RunItem]:
         if not writes:
             return []
-        # Twice as many writers as HTTP slots: while one thread does its database bookkeeping,
-        # another holds the slot, so Kimai always has max_concurrent_requests requests to serve.
+        # Twice as many writers as the ceiling on requests in flight: while one thread does its
+        # database bookkeeping, another holds the slot, so Kimai always has as many requests to
+        # serve as the adaptive limit allows (the others wait in the limit, not on Kimai).
         threads = min(len(writes), 2 * self.target.http.tuning.max_concurrent_requests)
         if connection.in_atomic_block or threads <= 1:
             writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)

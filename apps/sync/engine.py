@@ -150,6 +150,7 @@ class SyncJob:
     profile: MappingProfile = field(init=False)
     settings: SyncSettings = field(init=False)
     actor: str = field(init=False)
+    servers: dict[str, Any] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.profile = self.run.profile
@@ -160,15 +161,28 @@ class SyncJob:
         source = self.profile.source.connector()
         target = self.profile.target.connector()
         assert isinstance(source, SourceConnector) and isinstance(target, TargetConnector)
+        self.servers = {"zammad": source, "kimai": target}
         try:
             counts = self._execute(source, target)
         finally:
+            figures = self.figures()
             Run.objects.filter(pk=self.run.pk).update(
-                requests_made=source.request_count + target.request_count
+                requests_made=source.request_count + target.request_count, figures=figures
             )
+            logger.info("run_requests", run=self.run.pk, **_in_brief(figures))
             source.close()
             target.close()
         return counts
+
+    def figures(self, *, with_p95: bool = True) -> dict[str, Any]:
+        """Requests sent and the adaptive limit of each server, for the run's page and API."""
+        return {
+            name: {
+                "requests": server.request_count,
+                **server.http.limit.figures(with_p95=with_p95),
+            }
+            for name, server in self.servers.items()
+        }
 
     def _execute(self, source: SourceConnector, target: TargetConnector) -> dict[str, int]:
         scope = self._read_source(source)
@@ -466,6 +480,18 @@ def not_written(results: dict[str, int]) -> str:
 def _skipped_for_good(plan: TimesheetPlan) -> bool:
     """Not bookable as it is (not waiting for its end): only a change in Zammad changes that."""
     return plan.skipped_reason is not None and plan.waiting_reason is None
+
+
+def _in_brief(figures: dict[str, Any]) -> dict[str, Any]:
+    """A log line's worth: per server, requests, the limit, its peak and why it last moved."""
+    brief: dict[str, Any] = {}
+    for name, shown in figures.items():
+        brief[f"{name}_requests"] = shown["requests"]
+        brief[f"{name}_limit"] = shown["limit"]
+        brief[f"{name}_peak"] = shown["peak"]
+        brief[f"{name}_limit_reason"] = shown["reason"]
+        brief[f"{name}_p95_ms"] = shown["p95_ms"]
+    return brief
 
 
 def _link_state(link: Link) -> LinkState:

@@ -105,6 +105,9 @@ class Run(models.Model):
     hours = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     requests_made = models.PositiveIntegerField(default=0)
+    # Per connection ("kimai", "zammad"): requests sent and the adaptive limit on requests in
+    # flight (AdaptiveLimit.figures: limit, ceiling, peak, why it last changed, 429s, p95 ...).
+    figures = models.JSONField(default=dict, blank=True)
     # The dry run a person confirmed to ask for this one: the plan page links the run it became.
     plan = models.ForeignKey(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="confirmations"
@@ -141,6 +144,35 @@ class Run(models.Model):
         """``"5 written, 1 refused"``: the writes, leaving out what did not happen."""
         labels = ("written", "refused", "uncertain", "failed")
         return ", ".join(f"{self.results[k]} {k}" for k in labels if self.results.get(k))
+
+    @property
+    def concurrency_texts(self) -> list[str]:
+        """Per server, in words: requests sent, how many at once and why the limit last moved."""
+        texts = []
+        for service, label in (("kimai", "Kimai"), ("zammad", "Zammad")):
+            shown = self.figures.get(service) or {}
+            if not shown.get("requests"):
+                continue
+            text = (
+                f"{label}: {shown['requests']} requests, {shown.get('limit', '?')} at once "
+                f"{'now' if not self.finished else 'at the end'} (peak {shown.get('peak', '?')}, "
+                f"at most {shown.get('ceiling', '?')})"
+            )
+            if shown.get("changed_at"):
+                text += f"; last change: {shown.get('reason')}"
+            overloads = shown.get("overloads") or {}
+            if overloads.get("rate_limited"):
+                text += f"; {overloads['rate_limited']} answered 429"
+            if overloads.get("busy"):
+                text += f"; {overloads['busy']} answered 503"
+            if overloads.get("timeout"):
+                text += f"; {overloads['timeout']} timed out"
+            if shown.get("paused_seconds"):
+                text += f"; paused {shown['paused_seconds']:g} s as the server asked"
+            if shown.get("p95_ms"):
+                text += f"; 95 % answered within {shown['p95_ms']:.0f} ms"
+            texts.append(text)
+        return texts
 
     @property
     def settled_text(self) -> str:

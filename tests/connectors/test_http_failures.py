@@ -13,10 +13,10 @@ import pytest
 
 from apps.connectors.http import (
     ExternalServiceError,
-    HttpTuning,
     OutboundHttpClient,
     VendorErrorDetails,
 )
+from tests.support.concurrency import at_once, tuned  # noqa: F401  (at_once: a fixture)
 
 TOKEN = "s3cret-token-value"
 
@@ -32,7 +32,7 @@ def client_for(
         service="Kimai",
         base_url=base_url,
         headers={"Authorization": f"Bearer {TOKEN}"},
-        tuning=HttpTuning.model_validate(kw),
+        tuning=tuned(**kw),
         transport=transport,
         sleep=lambda _seconds: None,
     )

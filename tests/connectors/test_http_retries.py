@@ -9,7 +9,8 @@ import httpx
 import pytest
 import time_machine
 
-from apps.connectors.http import ExternalServiceError, HttpTuning, OutboundHttpClient
+from apps.connectors.http import ExternalServiceError, OutboundHttpClient
+from tests.support.concurrency import at_once, tuned  # noqa: F401  (at_once: a fixture)
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -37,7 +38,7 @@ def make_client(
         service="Kimai",
         base_url="https://kimai.example.com",
         headers={"Authorization": "Bearer s3cret-token"},
-        tuning=HttpTuning.model_validate(tuning),
+        tuning=tuned(**tuning),
         transport=transport,
         sleep=recorded.append,
         jitter=lambda: 1.0,
@@ -71,7 +72,7 @@ def test_it_backs_off_exponentially_with_full_jitter() -> None:
         service="Kimai",
         base_url="https://kimai.example.com",
         headers={},
-        tuning=HttpTuning(max_attempts=4, backoff_base_seconds=0.5),
+        tuning=tuned(max_attempts=4, backoff_base_seconds=0.5),
         transport=transport,
         sleep=sleeps.append,
         jitter=lambda: 0.5,  # halfway between 0 and each ceiling

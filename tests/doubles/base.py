@@ -14,6 +14,11 @@ double behaves the same whichever way it is called.
 Faults (see :class:`Fault`) reproduce what the sync must survive:
 a 5xx before the server commits, a 5xx *after* it committed, a timeout after it committed, 429 with
 ``Retry-After``, and latency.
+
+``max_in_flight`` puts the double behind a rate-limiting proxy (nginx ``limit_conn`` with
+``limit_conn_status 429``, see docs/reference/kimai-api.md §1): up to that many requests are served
+at once, and one more is answered 429 with ``Retry-After: in_flight_retry_after`` at once, without
+reaching the server (it is not in ``requests``; ``proxy_refusals`` counts it).
 """
 
 from __future__ import annotations
@@ -116,6 +121,11 @@ class Double(ABC):
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.latency = 0.0  # seconds added to every request
+        self.max_in_flight: int | None = None  # None: no proxy in front, every request served
+        self.in_flight_retry_after: int | None = 1  # None: the proxy sends no Retry-After
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.proxy_refusals = 0
 
     @abstractmethod
     def route(self, request: RecordedRequest) -> Reply:
@@ -149,9 +159,27 @@ class Double(ABC):
 
     # -- dispatch ------------------------------------------------------------------------------
     def dispatch(self, request: RecordedRequest) -> Reply:
-        reply = self._answer(request)
+        with self.lock:
+            if self.max_in_flight is not None and self.in_flight >= self.max_in_flight:
+                self.proxy_refusals += 1
+                return self.proxy_refusal_reply()
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            reply = self._answer(request)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
         request.status = reply.status
         return reply
+
+    def proxy_refusal_reply(self) -> Reply:
+        """What nginx's ``limit_conn`` answers beyond its limit: its own HTML error page."""
+        headers = {}
+        if self.in_flight_retry_after is not None:
+            headers["Retry-After"] = str(self.in_flight_retry_after)
+        page = "<html><head><title>429 Too Many Requests</title></head><body><center><h1>429 Too Many Requests</h1></center><hr><center>nginx</center></body></html>"  # noqa: E501
+        return Reply(429, page, headers)
 
     def refusals(self, path_prefix: str = "") -> list[RecordedRequest]:
         """Writes the double answered with 4xx (refused by the server's own rules)."""

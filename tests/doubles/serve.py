@@ -2,6 +2,7 @@
 
     python -m tests.doubles.serve [--zammad-port 8082] [--kimai-port 8081] [--latency-ms 20]
                                   [--weeks 4 | --entries 10000]
+                                  [--kimai-max-in-flight 4 [--kimai-retry-after 1]]
                                   [--webhook-url URL --webhook-secret SECRET]
                                   [--jira-port 8083 [--jira-flavour cloud|datacenter]]
                                   [--configure-pair] [--host 0.0.0.0 --on-network
@@ -71,6 +72,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--entries", type=int, default=0, help="a large synthetic data set instead (benchmarks)"
     )
+    parser.add_argument(
+        "--kimai-max-in-flight",
+        type=int,
+        help="put Kimai behind a proxy that serves this many requests at once and answers 429 "
+        "beyond (benchmarks)",
+    )
+    parser.add_argument(
+        "--kimai-retry-after",
+        type=int,
+        default=1,
+        help="the Retry-After seconds of that proxy's 429 (-1: none)",
+    )
     parser.add_argument("--webhook-url")
     parser.add_argument("--webhook-secret")
     parser.add_argument("--jira-port", type=int, help="also serve a Jira double on this port")
@@ -91,6 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     seed_kimai(kimai, dataset)
     for double in (zammad, kimai):
         double.latency = args.latency_ms / 1000
+    kimai.max_in_flight = args.kimai_max_in_flight
+    kimai.in_flight_retry_after = args.kimai_retry_after if args.kimai_retry_after >= 0 else None
     if args.webhook_url:
         zammad.configure_webhook(args.webhook_url, signature_token=args.webhook_secret)
 

@@ -45,7 +45,13 @@ def _post_timesheets(world: World) -> int:
     return len(world.kimai_double.requests_to("POST", "/api/timesheets"))
 
 
-@pytest.mark.django_db
+@pytest.fixture
+def world(fault_world: World) -> World:
+    """Every test here runs with 1, 4 and 16 requests at once, writing on threads."""
+    return fault_world
+
+
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("status", [500, 502, 504])
 def test_a_5xx_after_kimai_committed_is_verified_and_adopted(world: World, status: int) -> None:
     world.kimai_double.inject(
@@ -57,7 +63,7 @@ def test_a_5xx_after_kimai_committed_is_verified_and_adopted(world: World, statu
     assert not WriteIntent.objects.filter(state__in=WriteIntent.OPEN_STATES).exists()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_5xx_before_kimai_committed_is_sent_again_after_checking(world: World) -> None:
     world.kimai_double.inject(Fault("error_before_commit", "POST", "/api/timesheets", times=2))
     world.run()
@@ -66,10 +72,9 @@ def test_a_5xx_before_kimai_committed_is_sent_again_after_checking(world: World)
     assert any(r.param("term") for r in searches), "the marker was searched before sending again"
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_timeout_after_kimai_committed_leaves_one_timesheet(world: World) -> None:
-    world.kimai.settings = {"http": {"read_timeout_seconds": 0.5}}
-    world.kimai.save()
+    world.tune_kimai_http(read_timeout_seconds=0.5)
     world.kimai_double.inject(
         Fault("timeout_after_commit", "POST", "/api/timesheets", times=2, timeout_seconds=1.0)
     )
@@ -78,7 +83,7 @@ def test_a_timeout_after_kimai_committed_leaves_one_timesheet(world: World) -> N
     _assert_one_timesheet_per_entry(world)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_kimai_outage_loses_nothing_and_the_next_run_catches_up(world: World) -> None:
     world.kimai_double.inject(Fault("error_before_commit", "POST", "/api/timesheets", times=10_000))
     first = world.run()
@@ -102,7 +107,7 @@ def _first_bookable(world: World) -> tuple[object, TimesheetDraft, str]:
     raise AssertionError("no bookable entry")
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_crash_after_recording_the_intent_and_before_sending_is_recovered(
     world: World,
 ) -> None:
@@ -118,7 +123,7 @@ def test_a_crash_after_recording_the_intent_and_before_sending_is_recovered(
     assert WriteIntent.objects.get(marker=marker, state="abandoned")
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_a_crash_after_kimai_committed_and_before_our_commit_is_recovered(world: World) -> None:
     entry, draft, marker = _first_bookable(world)
     WriteIntent.objects.create(
@@ -141,8 +146,7 @@ def test_a_crash_after_kimai_committed_and_before_our_commit_is_recovered(world:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_eight_concurrent_runs_on_one_ticket_post_each_entry_once(tx_world: World) -> None:
-    world = tx_world
+def test_eight_concurrent_runs_on_one_ticket_post_each_entry_once(world: World) -> None:
     ticket = Counter(e.ticket_id for e in world.dataset.entries if e.agent_id != 8).most_common(1)
     ticket_id = str(ticket[0][0])
     runs = [
@@ -180,18 +184,19 @@ def test_eight_concurrent_runs_on_one_ticket_post_each_entry_once(tx_world: Worl
 
 @pytest.mark.django_db(transaction=True)
 def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
-    tx_world: World, tmp_path: object
+    world: World, tmp_path: object
 ) -> None:
-    world = tx_world
-    world.kimai.settings = {"http": {"connect_timeout_seconds": 0.5, "read_timeout_seconds": 1.0,
-                                     "write_timeout_seconds": 0.5}}  # fmt: skip
-    world.kimai.save()
+    world.tune_kimai_http(
+        connect_timeout_seconds=0.5, read_timeout_seconds=1.0, write_timeout_seconds=0.5
+    )
     world.kimai_double.latency = 0.2  # ~90 creates take seconds: long enough to kill it mid-run
     start, end = world.window()
     env = child_env(DATABASE_URL=url_for_test_database())
     log = tmp_path / "sync.log"  # type: ignore[operator]
     args = ["sync", "--window", f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}"]
-    for delay in (0.5, 1.0):
+    # Killed after a few writes of its own (counted, not timed: at 16 at once a whole run
+    # takes about a second), while more are in flight.
+    for writes_first in (3, 6):
         runs_before = set(Run.objects.values_list("pk", flat=True))
         process = start_manage(args, env, log)
 
@@ -202,11 +207,10 @@ def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
         wait_for(running, 30, "this process's run to start")
         posted = _post_timesheets(world)
 
-        def wrote(before: int = posted) -> bool:
-            return _post_timesheets(world) > before
+        def wrote(before: int = posted + writes_first) -> bool:
+            return _post_timesheets(world) >= before
 
-        wait_for(wrote, 30, "a write of this run")
-        time.sleep(delay)
+        wait_for(wrote, 30, "a few writes of this run")
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
     killed_posts = _post_timesheets(world)

@@ -53,6 +53,13 @@ class World:
         assert finished is not None
         return finished
 
+    def tune_kimai_http(self, **tuning: object) -> None:
+        """Change the Kimai connection's HTTP tuning, keeping what else is set (the number of
+        requests at once a fault test runs at)."""
+        http = {**(self.kimai.settings or {}).get("http", {}), **tuning}
+        self.kimai.settings = {**(self.kimai.settings or {}), "http": http}
+        self.kimai.save()
+
     def kimai_writes(self) -> list[str]:
         return [
             f"{r.method} {r.path}"
