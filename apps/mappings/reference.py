@@ -17,6 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.connectors.base import (
+    Connector,
     ReferenceActivity,
     ReferenceCustomer,
     ReferenceData,
@@ -104,12 +105,19 @@ def kimai_reference(target: Connection) -> tuple[ReferenceData, ReferenceSnapsho
 
 
 # -- refreshing -----------------------------------------------------------------------------------
-def refresh_reference(connection: Connection) -> ReferenceSnapshot:
-    """Fetch the connection's reference data now; a failure is kept on the snapshot."""
+def refresh_reference(
+    connection: Connection, connector: Connector | None = None
+) -> ReferenceSnapshot:
+    """Fetch the connection's reference data now; a failure is kept on the snapshot. A run
+    passes its own ``connector``: what it reads here (the caller, the tags) it then knows, so
+    a run reads reference data once."""
     snapshot, _ = ReferenceSnapshot.objects.get_or_create(connection=connection)
     try:
-        with connection.connector() as connector:
+        if connector is not None:
             data = connector.fetch_reference_data()
+        else:
+            with connection.connector() as opened:
+                data = opened.fetch_reference_data()
     except ExternalServiceError as error:
         logger.warning("reference_refresh_failed", connection=connection.pk, error=error.message)
         snapshot.last_error = error.message

@@ -327,8 +327,9 @@ class SyncJob:
 
     def _mapping_context(self, source: SourceConnector, entries: list[TimeEntry]) -> MappingContext:
         return mapping_context(
-            self.profile, source, entries, refresh_if_stale=self.run.scope != Run.Scope.TICKET
-        )
+            self.profile, source, entries, refresh_if_stale=self.run.scope != Run.Scope.TICKET,
+            target=self.servers.get("kimai"),
+        )  # fmt: skip
 
     def _read_kimai(
         self, target: TargetConnector, scope: Scope, plans: dict[str, TimesheetPlan]
@@ -412,9 +413,11 @@ def mapping_context(
     entries: list[TimeEntry],
     *,
     refresh_if_stale: bool,
+    target: TargetConnector | None = None,
 ) -> MappingContext:
     """What plans ``entries``: people, mappings, rules, Kimai's reference data and, when rules
-    ask for them, the tickets' details. Shared by runs and conflict resolutions."""
+    ask for them, the tickets' details. Shared by runs and conflict resolutions. A run passes
+    its ``target`` so a refresh reads through it (and it then knows the tags and the caller)."""
     agents = [e.agent for e in entries if e.agent is not None]
     if agents:
         remember_agents(profile.source, agents)
@@ -425,7 +428,7 @@ def mapping_context(
         or (timezone.now() - snapshot.fetched_at > REFERENCE_MAX_AGE)
     )
     if stale and refresh_if_stale:
-        refresh_reference(profile.target)
+        refresh_reference(profile.target, target)
     else:
         match_users_by_email(profile.source, profile.target)
     context = MappingContext.load(profile.source, profile.target)

@@ -94,6 +94,7 @@ class KimaiConnector(TargetConnector):
         self._tags_lock = threading.Lock()
         self._users_forbidden = False
         self._reference: ReferenceData | None = None
+        self._customer_template: Row | None = None
         self._users: dict[int, ReferenceUser] = {}
         self._projects: dict[int, ReferenceProject] = {}
         self._customers: dict[int, ReferenceCustomer] = {}
@@ -390,7 +391,10 @@ class KimaiConnector(TargetConnector):
     def _load_reference_lists(self) -> None:
         if self._reference is not None:
             return
-        customers = tuple(_reference_customer(row) for row in self.client.customers())
+        customer_rows = self.client.customers()
+        # create_customer copies country, currency and zone from an existing customer (§11).
+        self._customer_template = customer_rows[0] if customer_rows else {}
+        customers = tuple(_reference_customer(row) for row in customer_rows)
         projects = tuple(_reference_project(row) for row in self.client.projects())
         activities = tuple(_reference_activity(row) for row in self.client.activities())
         self._customers.update({int(c.id): c for c in customers})
@@ -428,7 +432,9 @@ class KimaiConnector(TargetConnector):
         """A visible, billable customer. §11 "Portable requests": country, currency and time zone
         are sent explicitly (before 2.63 a POST cleared left-out fields), copied from an existing
         customer when there is one."""
-        template = next(iter(self.client.customers()), {})
+        template = self._customer_template
+        if template is None:  # the reference lists were not read yet
+            template = next(iter(self.client.customers()), {})
         body = {
             "name": name,
             "country": template.get("country") or "DE",
