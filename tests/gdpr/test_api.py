@@ -1,0 +1,60 @@
+"""/api/v1/gdpr: who is held, purge refusals, retention."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.gdpr.models import Person, RetentionPolicy
+from apps.mappings.models import MappingProfile
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pat(profile: MappingProfile) -> Person:
+    return Person.objects.create(
+        connection=profile.source, external_id="8", kind=Person.Kind.AGENT,
+        email="pat.temp@example.com", name="Pat Temp",
+    )  # fmt: skip
+
+
+def test_it_lists_the_rows_held_about_a_person(api_client: Client, pat: Person) -> None:
+    body = api_client.get("/api/v1/gdpr/people", {"email": "PAT.temp@example.com"}).json()
+    assert [(p["id"], p["label"]) for p in body["people"]] == [(pat.pk, "Pat Temp")]
+    assert {s["key"] for s in body["sections"]} >= {"people", "run_items", "audit_events"}
+
+
+def test_an_unknown_person_is_404_and_no_query_is_400(api_client: Client, pat: Person) -> None:
+    assert api_client.get("/api/v1/gdpr/export", {"person_id": 99999}).status_code == 404
+    assert api_client.get("/api/v1/gdpr/export").status_code == 400
+
+
+def test_a_purge_names_one_person_and_answers_409_the_second_time(
+    api_client: Client, pat: Person
+) -> None:
+    both = api_client.post("/api/v1/gdpr/purge", {"email": pat.email, "person_id": pat.pk},
+                           content_type="application/json")  # fmt: skip
+    assert both.status_code == 422
+    first = api_client.post("/api/v1/gdpr/purge", {"person_id": pat.pk},
+                            content_type="application/json")  # fmt: skip
+    assert first.status_code == 200 and first.json()["people"] == [pat.pk]
+    second = api_client.post("/api/v1/gdpr/purge", {"person_id": pat.pk},
+                             content_type="application/json")  # fmt: skip
+    assert second.status_code == 409
+    assert "already purged" in second.json()["detail"]
+
+
+def test_retention_can_be_patched_and_says_what_the_next_prune_removes(
+    api_client: Client,
+) -> None:
+    response = api_client.patch("/api/v1/gdpr/retention", {"runs_days": 14},
+                                content_type="application/json")  # fmt: skip
+    body = response.json()
+    assert (body["runs_days"], body["audit_days"]) == (14, 400)
+    assert RetentionPolicy.load().runs_days == 14
+    assert body["next_prune_at"] is not None
+    assert {row["key"] for row in body["due"]} >= {"run_items", "audit_events", "task_results"}
+    short = api_client.patch("/api/v1/gdpr/retention", {"audit_days": 7},
+                             content_type="application/json")  # fmt: skip
+    assert short.status_code == 422
