@@ -202,6 +202,7 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
             "status",
             "counts",
             "results",
+            "figures",
         }
     ),
     "sync.RunItem": frozenset(

@@ -12,13 +12,13 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core.audit import actor_of_request
+from apps.core.http import HtmxHttpRequest
 from apps.gdpr import retention
 from apps.gdpr.export import export_response, summary
 from apps.gdpr.models import RetentionPolicy
 from apps.gdpr.purge import AlreadyPurged, purge
 from apps.gdpr.subject import Subject, SubjectNotFound, find_subject, subject_people
 from apps.ui.forms import PersonLookupForm, RetentionForm
-from apps.ui.http import HtmxHttpRequest
 
 PAGE = "ui/privacy.html"
 
