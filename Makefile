@@ -21,7 +21,7 @@ XDIST ?= -n auto
 help:
 	@echo "make run     serve http://127.0.0.1:8000 with a worker (Ctrl-C stops everything)"
 	@echo "make test    run the whole test suite"
-	@echo "make lint    ruff check + ruff format --check + mypy"
+	@echo "make lint    ruff check + ruff format --check + mypy + lint-imports (the layers)"
 	@echo "make fuzz    schemathesis over the whole OpenAPI document, against the served app"
 	@echo "make demo    run the Zammad and Kimai test doubles with demo data on 127.0.0.1, and"
 	@echo "             set up the demo pair in the database once \`make run\` has migrated it"
@@ -54,6 +54,7 @@ lint: $(PROJECT)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
+	$(BIN)/lint-imports
 
 # FUZZ_EXAMPLES bounds the examples per operation (CI uses the default).
 FUZZ_EXAMPLES ?= 25
