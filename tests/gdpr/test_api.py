@@ -58,3 +58,18 @@ def test_retention_can_be_patched_and_says_what_the_next_prune_removes(
     short = api_client.patch("/api/v1/gdpr/retention", {"audit_days": 7},
                              content_type="application/json")  # fmt: skip
     assert short.status_code == 422
+
+
+def test_a_forgotten_person_stays_forgotten_whatever_writes_the_row(
+    api_client: Client, pat: Person
+) -> None:
+    api_client.post("/api/v1/gdpr/purge", {"person_id": pat.pk}, content_type="application/json")
+    # What a sync that read the forgotten list just before the purge would write:
+    Person.objects.bulk_create(
+        [Person(connection_id=pat.connection_id, external_id="8", kind=Person.Kind.AGENT,
+                email="pat.temp@example.com", name="Pat Temp")],
+        update_conflicts=True, unique_fields=["connection", "external_id"],
+        update_fields=["email", "name"],
+    )  # fmt: skip
+    pat.refresh_from_db()
+    assert (pat.email, pat.name, pat.purged_at is not None) == ("", "", True)

@@ -10,13 +10,14 @@ from django.test import Client
 from apps.core.models import AuditEvent
 from apps.gdpr.models import Person, RetentionPolicy
 from apps.mappings.models import MappingProfile, UserMapping
+from tests.gdpr.conftest import profile  # noqa: F401, F811 (a Zammad → Kimai pair)
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true", "HX-Target": "person"}
 
 
 @pytest.fixture
-def emma(profile: MappingProfile) -> Person:
+def emma(profile: MappingProfile) -> Person:  # noqa: F811
     agent = Person.objects.create(
         connection=profile.source, external_id="4", kind=Person.Kind.AGENT,
         email="emma.schulz@example.com", name="Emma Schulz",
