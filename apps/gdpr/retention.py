@@ -74,9 +74,9 @@ def _prune(target: Expiring, cutoff: datetime, batch: int) -> int:
             )
             if not ids:
                 return total
-            if delete is None:  # rows nothing refers to: one DELETE, no cascade collected
+            if delete is None:  # rows nothing refers to: Django sends one DELETE
                 model = target.expired(cutoff).model
-                total += model._base_manager.filter(pk__in=ids)._raw_delete("default")
+                total += model._base_manager.filter(pk__in=ids).delete()[0]
             else:
                 total += delete(ids)
         last = ids[-1]

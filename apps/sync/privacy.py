@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from apps.connectors.models import WebhookDelivery
 from apps.gdpr.models import Person
@@ -56,8 +57,11 @@ def _items(subject: Subject) -> QuerySet[RunItem]:
 
 
 def _conflicts(subject: Subject) -> QuerySet[Conflict]:
+    kimai_ids = _kimai_ids(subject)
     return Conflict.objects.filter(
-        Q(agent__in=subject.person_ids) | Q(source_snapshot__user_id__in=_kimai_ids(subject))
+        Q(agent__in=subject.person_ids)
+        | Q(source_snapshot__timesheet__user__value__in=kimai_ids)
+        | Q(source_snapshot__user_id__in=kimai_ids)
     )
 
 
@@ -74,10 +78,25 @@ def _deliveries(subject: Subject) -> QuerySet[WebhookDelivery]:
     )
 
 
+# Keys of snapshots whose values are free text that may name someone (a timesheet's description
+# carries the ticket title). Their text is erased, their shape kept (pages still read them).
+FREE_TEXT_KEYS = frozenset({"description", "ticket_title", "title", "note"})
+
+
+def _erased(value: Any) -> Any:
+    if isinstance(value, str):
+        return ERASED
+    if isinstance(value, dict):
+        return {k: _erased(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_erased(v) for v in value]
+    return value
+
+
 def _without_descriptions(value: Any) -> Any:
     if isinstance(value, dict):
         return {
-            k: (ERASED if k in ("description", "title") else _without_descriptions(v))
+            k: _erased(v) if k in FREE_TEXT_KEYS else _without_descriptions(v)
             for k, v in value.items()
         }
     if isinstance(value, list):
@@ -98,15 +117,13 @@ def _forget_conflicts(subject: Subject) -> int:
 
 
 def _forget_intents(subject: Subject) -> int:
-    """Settled intents lose their description; an open one (pending or uncertain) keeps what it
-    sent until the next run settles it, since that run compares it with Kimai."""
-    changed = 0
+    """Settled intents lose their description, in one statement (a person may have one per
+    entry ever written); an open one (pending or uncertain) keeps what it sent until the next
+    run settles it, since that run compares it with Kimai."""
     settled = _intents(subject).exclude(state__in=WriteIntent.OPEN_STATES)
-    for intent in settled.iterator(chunk_size=500):
-        intent.payload = _without_descriptions(intent.payload)
-        intent.save(update_fields=["payload"])
-        changed += 1
-    return changed
+    return settled.filter(payload__has_key="description").update(
+        payload=RawSQL("payload || jsonb_build_object('description', %s)", [ERASED])
+    )
 
 
 def _forget_deliveries(subject: Subject) -> int:

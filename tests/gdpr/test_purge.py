@@ -55,10 +55,18 @@ def _seed(world: World) -> dict[str, int]:
         for n in range(ENTRIES - have)
     )  # fmt: skip
     snapshot = {"user_id": user.external_id, "description": f"#30077 Call back {NAME}"}
+    planned = {  # the shape apps/sync/conflicts.py plan_snapshot writes
+        "entry": {"id": "900001", "ticket_title": f"Call back {NAME}", "agent_id": "5"},
+        "timesheet": {
+            "user": {"value": user.external_id, "decided_by": "user mapping"},
+            "description": {"value": snapshot["description"], "display": snapshot["description"],
+                            "decided_by": "template", "reason": "the description template"},
+        },
+    }  # fmt: skip
     conflict = Conflict.objects.create(
         profile=world.profile, source_id="900001", ticket_id="77", ticket_number="30077",
         agent=agent, kind="duration_mismatch", reason="Zammad agent #5: another duration.",
-        source_snapshot=snapshot, note=f"asked {NAME} by phone",
+        source_snapshot=planned, note=f"asked {NAME} by phone",
     )  # fmt: skip
     intent = WriteIntent.objects.create(
         profile=world.profile, source_id="900002", operation="create", marker="zks-1-900002-z",
@@ -93,7 +101,7 @@ def _pg_dump() -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_export_holds_everything_and_after_purge_the_database_forgets_him(
-    tx_world: World, api_client: Client
+    tx_world: World, api_client: Client, admin_client: Client
 ) -> None:
     world = tx_world
     first = world.run()
@@ -116,6 +124,12 @@ def test_export_holds_everything_and_after_purge_the_database_forgets_him(
                                content_type="application/json")  # fmt: skip
     assert response.status_code == 200, response.content
     agent, user = Person.objects.filter(pk__in=response.json()["people"]).order_by("kind")
+
+    conflict = Conflict.objects.get(pk=seeded["conflict"])
+    assert conflict.source_snapshot["timesheet"]["description"]["value"] == ""
+    assert conflict.source_snapshot["timesheet"]["user"]["value"] == user.external_id
+    page = admin_client.get(f"/sync/conflicts/{conflict.pk}/")
+    assert page.status_code == 200 and "forgotten person" in page.content.decode()
 
     dump = _pg_dump()
     assert EMAIL not in dump.lower()
