@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -29,9 +29,10 @@ import httpx
 from pydantic import BaseModel
 
 from apps.connectors.entry import TimeEntry
+from apps.connectors.facts import ENTRY_FACTS, Fact, TicketFacts
 from apps.connectors.http import ExternalServiceError, OutboundHttpClient
 
-CONTRACT_VERSION = "1.0"
+CONTRACT_VERSION = "1.1"  # 1.1: ticket facts, DELETIONS_SINCE (docs/CONNECTORS.md)
 
 
 def contract_mismatch(declared: object) -> str | None:
@@ -86,6 +87,8 @@ class Capability(StrEnum):
     ENTRIES_IN_WINDOW = "entries_in_window"
     ENTRIES_OF_TICKET = "entries_of_ticket"
     ALL_ENTRIES = "all_entries"
+    # the vendor keeps a trace of deletions (Jira's worklog/deleted): fetch_deleted_since
+    DELETIONS_SINCE = "deletions_since"
     # targets
     TIMESHEETS_IN_WINDOW = "timesheets_in_window"
     CREATE_TIMESHEET = "create_timesheet"
@@ -103,6 +106,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
             Capability.ENTRIES_IN_WINDOW,
             Capability.ENTRIES_OF_TICKET,
             Capability.ALL_ENTRIES,
+            Capability.DELETIONS_SINCE,
             Capability.REFERENCE_DATA,
         }
     ),
@@ -431,9 +435,22 @@ class Connector(ABC):
 
 
 class SourceConnector(Connector):
-    """Where time is booked (Zammad). Reads only."""
+    """Where time is booked (Zammad). Reads only.
+
+    ``facts`` says which ticket facts rules may ask this source about (``fact_labels`` what
+    it calls them); ``fetch_ticket_facts`` hands over those beyond the entry itself.
+    """
 
     role = Role.SOURCE
+    facts: ClassVar[frozenset[Fact]] = ENTRY_FACTS
+    fact_labels: ClassVar[Mapping[Fact, str]] = {}
+
+    def fetch_ticket_facts(
+        self, ticket_ids: Iterable[str], *, with_tags: bool
+    ) -> dict[str, TicketFacts]:
+        """Facts of these tickets beyond the entry (group, customer, project, and the tags when
+        asked), by ticket id; tickets it cannot see are left out. Only called when a rule asks."""
+        return {}
 
     @abstractmethod
     def fetch_entries_changed_since(
@@ -454,6 +471,12 @@ class SourceConnector(Connector):
     @abstractmethod
     def fetch_all_entries(self) -> Iterator[TimeEntry]:
         """Every entry: the first load, and the full id scan that finds deletions."""
+
+    def fetch_deleted_since(self, since: datetime) -> list[str]:
+        """Ids of entries deleted at or after ``since``, for sources that declare
+        ``DELETIONS_SINCE``: incremental runs then follow deletions at once instead of at the
+        next window run. Others keep no trace of a deletion (Zammad)."""
+        raise NotImplementedError(f"{self.kind} keeps no trace of deleted entries")
 
 
 class TargetConnector(Connector):

@@ -11,6 +11,10 @@ MAJOR of ``CONTRACT_VERSION``; a connector declares the version it was written f
 - **The normalized entry**: ``TimeEntry`` and its parts (``TicketRef``, ``OrganizationRef``,
   ``AgentRef``, ``ActivityRef``, ``ProjectRef``); a target is asked to write a
   ``TimesheetDraft``; markers (``validate_marker``) identify an entry's timesheet.
+- **Ticket facts** (1.1): ``Fact``, what rules may ask about a ticket the same way for every
+  source, declared per source as ``facts`` and ``fact_labels``; ``TicketFacts``, handed over by
+  ``SourceConnector.fetch_ticket_facts``. ``Capability.DELETIONS_SINCE`` with
+  ``fetch_deleted_since`` (1.1): a source that keeps a trace of deletions.
 - **Reference data**: what mappings choose from (``ReferenceData`` and its records).
 - **The settings model**: one pydantic model per kind with ``http: HttpTuning``.
 - **The check report**: ``CheckReport``, built with ``CheckReportDraft``; ``Permission``.
@@ -52,6 +56,7 @@ from apps.connectors.entry import (
     TimeEntry,
     unique_tags,
 )
+from apps.connectors.facts import ENTRY_FACTS, FACT_LABELS, Fact, TicketFacts
 from apps.connectors.http import (
     ExternalServiceError,
     HttpTuning,
@@ -63,6 +68,8 @@ from apps.connectors.http import (
 
 __all__ = [
     "CONTRACT_VERSION",
+    "ENTRY_FACTS",
+    "FACT_LABELS",
     "MARKER_PATTERN",
     "ROLE_CAPABILITIES",
     "ActivityRef",
@@ -72,6 +79,7 @@ __all__ = [
     "CheckReportDraft",
     "Connector",
     "ExternalServiceError",
+    "Fact",
     "HttpTuning",
     "OrganizationRef",
     "OutboundHttpClient",
@@ -87,6 +95,7 @@ __all__ = [
     "ServiceResponse",
     "SourceConnector",
     "TargetConnector",
+    "TicketFacts",
     "TicketRef",
     "TimeEntry",
     "TimesheetDraft",

@@ -44,6 +44,7 @@ class RulePatch(Schema):
     organization_ids: list[str] | None = None
     customer_ids: list[str] | None = None
     group_ids: list[str] | None = None
+    project_ids: list[str] | None = None
     activity_type_ids: list[str] | None = None
     title_pattern: str | None = None
     tag_pattern: str | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -9,10 +10,15 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apps.connectors.base import ReferenceData
+from apps.connectors.facts import TicketFacts
 from apps.mappings.catalog import Catalog
 from apps.mappings.matching import CompiledRule
-from apps.mappings.plan import TicketFacts
-from apps.mappings.rules import DESCRIPTION_PLACEHOLDERS, Template, spec_of
+from apps.mappings.rules import (
+    DESCRIPTION_PLACEHOLDERS,
+    TICKET_FACT_PLACEHOLDERS,
+    Template,
+    spec_of,
+)
 from apps.mappings.timebox import TimeSettings
 
 if TYPE_CHECKING:
@@ -58,6 +64,7 @@ class MappingContext:
 
     def __post_init__(self) -> None:
         self.default_zone = _zone(self.default_zone_name) or ZoneInfo("UTC")
+        self.time_from_begin = dataclasses.replace(self.time, instant="start")
         self.kimai_users = {
             user.id: KimaiUserInfo(
                 user.id,
@@ -70,12 +77,14 @@ class MappingContext:
 
     @property
     def needs_ticket_details(self) -> bool:
-        """Whether some rule asks for the group, customer or tags of tickets."""
-        return any(r.groups or r.customers or r.tag for r in self.rules)
+        """Whether some rule (or the description) asks for the group, customer, project or
+        tags of tickets."""
+        wanted = any(r.groups or r.customers or r.projects or r.tag for r in self.rules)
+        return wanted or bool(self.description.names & TICKET_FACT_PLACEHOLDERS)
 
     @property
     def needs_ticket_tags(self) -> bool:
-        return any(r.tag for r in self.rules)
+        return any(r.tag for r in self.rules) or "tags" in self.description.names
 
     def remember_tickets(self, facts: Iterable[TicketFacts]) -> None:
         for item in facts:

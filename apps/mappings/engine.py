@@ -346,6 +346,7 @@ class _Planner:
         ticket_id = entry.ticket.id if entry.ticket else ""
         values = {
             "organization": entry.organization.name or "" if entry.organization else "",
+            "ticket_key": entry.ticket.number or "" if entry.ticket else "",
             "ticket_number": entry.ticket.number or "" if entry.ticket else "",
             "ticket_title": entry.ticket.title or "" if entry.ticket else "",
             "ticket_id": ticket_id,
@@ -493,9 +494,12 @@ class _Planner:
                 if user is not None
                 else "the default time zone in the settings, as the user is unknown"
             )
-        box = synthesize(
-            entry.booked_at, entry.duration_seconds, zone, zone_name, context.time, context.now
-        )
+        # A source that knows when the work began (Jira's `started`) is booked from there; the
+        # booking instant setting is for sources with one instant per entry (Zammad's).
+        instant, settings = entry.booked_at, context.time
+        if entry.begin is not None:
+            instant, settings = entry.begin, context.time_from_begin
+        box = synthesize(instant, entry.duration_seconds, zone, zone_name, settings, context.now)
         source = f"time synthesis ({zone_name}, {whose})"
         if box.skipped_reason is not None:
             self.decide(
@@ -534,13 +538,22 @@ class _Planner:
 
     # 8. description -------------------------------------------------------------------------
     def description(self, marker: str) -> None:
-        entry = self.entry
+        entry, facts = self.entry, self.facts
+        key = entry.ticket.number or "" if entry.ticket else ""
+        work_type = entry.activity.name or "" if entry.activity else ""
+        groups = dict(zip(facts.group_ids or (), facts.group_names, strict=False)) if facts else {}
         values = {
-            "ticket_number": entry.ticket.number or "" if entry.ticket else "",
+            "ticket_key": key,
+            "ticket_number": key,
             "ticket_title": entry.ticket.title or "" if entry.ticket else "",
             "ticket_id": entry.ticket.id if entry.ticket else "",
             "organization": entry.organization.name or "" if entry.organization else "",
-            "activity_type": entry.activity.name or "" if entry.activity else "",
+            "work_type": work_type,
+            "activity_type": work_type,
+            "project": facts.project_name or "" if facts else "",
+            "group": (facts.group_name or ", ".join(groups.values())) if facts else "",
+            "tags": ", ".join(facts.tags or ()) if facts else "",
+            "comment": entry.description or "",
             "entry_id": entry.external_id,
         }
         text = " ".join(self.context.description.render(values).split())

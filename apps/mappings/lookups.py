@@ -17,10 +17,10 @@ from typing import Any
 
 from apps.connectors.base import SourceConnector
 from apps.connectors.entry import TimeEntry
+from apps.connectors.facts import TicketFacts
 from apps.connectors.http import ExternalServiceError
 from apps.connectors.models import Connection
 from apps.connectors.zammad.connector import ZammadConnector
-from apps.mappings.engine import TicketFacts
 
 MAX_PREVIEW_ENTRIES = 50
 
@@ -146,39 +146,16 @@ def _entries_of_ticket_number(connector: ZammadConnector, number: str) -> list[T
 def ticket_facts(
     connector: SourceConnector, ticket_ids: Iterable[str], with_tags: bool
 ) -> tuple[dict[str, TicketFacts], dict[str, str]]:
-    """Group and customer of each ticket (and its tags if asked), and the group names seen."""
-    if not isinstance(connector, ZammadConnector):
-        return {}, {}
-    ids = sorted({int(i) for i in ticket_ids if str(i).isdigit()})
-    facts: dict[str, TicketFacts] = {}
+    """What the source knows about each ticket beyond its entries (group, customer, project,
+    and the tags if asked), and the group names seen."""
+    facts = connector.fetch_ticket_facts(ticket_ids, with_tags=with_tags) if ticket_ids else {}
     groups: dict[str, str] = {}
-    # The connector already read these tickets for the entries: its cache answers.
-    for row in connector.tickets(ids) if ids else []:
-        group_id = row.get("group_id")
-        group_name = row.get("group") if isinstance(row.get("group"), str) else None
-        if group_id is not None and group_name:
-            groups[str(group_id)] = group_name
-        customer_id = row.get("customer_id")
-        facts[str(row["id"])] = TicketFacts(
-            ticket_id=str(row["id"]),
-            group_id=str(group_id) if group_id is not None else None,
-            group_name=group_name,
-            customer_id=str(customer_id) if customer_id is not None else None,
-            tags=_tags(connector, int(row["id"])) if with_tags else None,
-        )
+    for item in facts.values():
+        if item.group_id is not None and item.group_name:
+            groups[item.group_id] = item.group_name
+        for group_id, name in zip(item.group_ids or (), item.group_names, strict=False):
+            groups[group_id] = name
     return facts, groups
-
-
-def _tags(connector: ZammadConnector, ticket_id: int) -> tuple[str, ...] | None:
-    """``GET /api/v1/tags?object=Ticket&o_id=N`` answers ``{"tags": [...]}``; None if unknown."""
-    try:
-        data: Any = connector.http.get("/api/v1/tags", {"object": "Ticket", "o_id": ticket_id}).data
-    except ExternalServiceError as error:
-        if error.status in (403, 404):
-            return None
-        raise
-    tags = data.get("tags") if isinstance(data, dict) else None
-    return tuple(str(t) for t in tags) if isinstance(tags, list) else None
 
 
 # -- ticket customers for rule conditions -------------------------------------------------------

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 
 from apps.connectors.entry import TimeEntry
-from apps.mappings.plan import TicketFacts
+from apps.connectors.facts import TicketFacts
 from apps.mappings.rules import (
     DEFAULT_PROJECT_NAMES,
     NONE,
@@ -26,6 +26,7 @@ class CompiledRule:
     organizations: frozenset[str] | None
     customers: frozenset[str] | None
     groups: frozenset[str] | None
+    projects: frozenset[str] | None
     types: frozenset[str] | None
     title: re.Pattern[str] | None
     tag: re.Pattern[str] | None
@@ -45,6 +46,7 @@ class CompiledRule:
             organizations=ids(spec.organization_ids),
             customers=ids(spec.customer_ids),
             groups=ids(spec.group_ids),
+            projects=ids(spec.project_ids),
             types=ids(spec.activity_type_ids),
             title=compile_pattern(spec.title_pattern),
             tag=compile_pattern(spec.tag_pattern),
@@ -66,9 +68,15 @@ class CompiledRule:
             if not self.title.search(title):
                 return False
         if self.groups is not None:
-            if facts is None or facts.group_id is None:
+            groups = facts.groups if facts is not None else None
+            if groups is None:
                 return "group"
-            if facts.group_id not in self.groups:
+            if self.groups.isdisjoint(groups):
+                return False
+        if self.projects is not None:
+            if facts is None or facts.project_id is None:
+                return "project"
+            if facts.project_id not in self.projects:
                 return False
         if self.customers is not None:
             if facts is None or facts.customer_id is None:
@@ -100,7 +108,9 @@ class CompiledRule:
         if self.title is not None:
             held.append(f"title matches /{self.spec.title_pattern}/")
         if self.groups is not None and facts is not None:
-            held.append(f"group {facts.group_name or '#' + str(facts.group_id)}")
+            held.append(f"group {group_words(facts, self.groups)}")
+        if self.projects is not None and facts is not None:
+            held.append(f"project {facts.project_name or '#' + str(facts.project_id)}")
         if self.customers is not None and facts is not None:
             held.append(f"ticket customer #{facts.customer_id}")
         if self.tag is not None:
@@ -122,6 +132,16 @@ def activity_type_words(entry: TimeEntry) -> str:
     if kind is None:
         return "none"
     return f"“{kind.name}” (#{kind.id})" if kind.name else f"#{kind.id}"
+
+
+def group_words(facts: TicketFacts, wanted: frozenset[str]) -> str:
+    """The ticket's group the rule named, by name when the source said it."""
+    ids = facts.groups or ()
+    names = dict(zip(facts.group_ids or (), facts.group_names, strict=False))
+    if facts.group_id is not None and facts.group_name:
+        names[facts.group_id] = facts.group_name
+    group_id = next((i for i in ids if i in wanted), ids[0] if ids else "")
+    return names.get(group_id) or f"#{group_id}"
 
 
 def ticket_words(entry: TimeEntry) -> str:

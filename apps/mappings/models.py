@@ -14,7 +14,7 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-DEFAULT_DESCRIPTION_TEMPLATE = "#{ticket_number} {ticket_title}"
+DEFAULT_DESCRIPTION_TEMPLATE = "#{ticket_key} {ticket_title}"
 
 
 class MappingProfile(models.Model):
@@ -81,10 +81,12 @@ class Rule(models.Model):
     profile = models.ForeignKey(MappingProfile, on_delete=models.CASCADE, related_name="rules")
     position = models.PositiveIntegerField(default=0)
     name = models.CharField(max_length=100, blank=True)
-    # Conditions: lists of Zammad ids as strings; "none" stands for "no organization/type".
+    # Conditions on the normalized facts (apps/connectors/facts.py): lists of the source's ids as
+    # strings; "none" stands for "no organization/type".
     organization_ids = models.JSONField(default=list, blank=True)
     customer_ids = models.JSONField(default=list, blank=True)
     group_ids = models.JSONField(default=list, blank=True)
+    project_ids = models.JSONField(default=list, blank=True)
     activity_type_ids = models.JSONField(default=list, blank=True)
     title_pattern = models.CharField(max_length=200, blank=True)
     tag_pattern = models.CharField(max_length=200, blank=True)

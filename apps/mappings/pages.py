@@ -15,7 +15,7 @@ from apps.gdpr.models import Person
 from apps.mappings.catalog import Catalog
 from apps.mappings.engine import TimesheetPlan
 from apps.mappings.models import MappingProfile, ReferenceSnapshot, Rule
-from apps.mappings.pickers import rule_pickers
+from apps.mappings.pickers import pattern_labels, rule_pickers
 from apps.mappings.reference import kimai_reference, snapshot_of, snapshot_reference
 from apps.mappings.rules import DEFAULT_PROJECT_NAMES, RuleSpec
 from apps.mappings.services import (
@@ -105,6 +105,9 @@ def zammad_choices(pair: Pair) -> dict[str, list[tuple[str, str]]]:
         "types": [("none", "(no activity type)")]
         + sorted(((a.id, a.name) for a in zammad.activities), key=lambda a: a[1].casefold()),
         "groups": [(str(g["id"]), str(g["name"])) for g in groups if isinstance(g, dict)],
+        "projects": sorted(
+            ((p.id, p.name) for p in zammad.projects), key=lambda p: p[1].casefold()
+        ),
     }
 
 
@@ -153,6 +156,8 @@ def describe_rule(
         when.append(f"activity type is {_names(zammad['types'], spec.activity_type_ids)}")
     if spec.group_ids:
         when.append(f"group is {_names(zammad['groups'], spec.group_ids)}")
+    if spec.project_ids:
+        when.append(f"project is {_names(zammad.get('projects', []), spec.project_ids)}")
     if spec.customer_ids:
         names = dict(zammad.get("customers", []))
         customers = " or ".join(names.get(i, f"customer #{i}") for i in spec.customer_ids)
@@ -217,6 +222,7 @@ def rule_form_context(
         errors=errors or {},
         zammad=zammad,
         pickers=rule_pickers(values, zammad, pair.source),
+        patterns=pattern_labels(pair.source, values),
         kimai=kimai_choices(pair.catalog),
     )
 
@@ -237,7 +243,13 @@ def rule_from_post(post: QueryDict) -> dict[str, Any]:
     }  # fmt: skip
     data["project_mode"] = post.get("project_mode") or "fixed"
     data["billable"] = post.get("billable") or "default"
-    for name in ("organization_ids", "customer_ids", "group_ids", "activity_type_ids"):
+    for name in (
+        "organization_ids",
+        "customer_ids",
+        "group_ids",
+        "project_ids",
+        "activity_type_ids",
+    ):
         data[name] = listed(name)
     data["extra_tags"] = listed("extra_tags")
     if data["project_mode"] != "fixed":

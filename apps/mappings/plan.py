@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from apps.connectors.base import TimesheetDraft
+from apps.connectors.facts import TicketFacts
+
+__all__ = ["TicketFacts"]  # re-exported: rules and callers read it from here too
 
 ProblemKind = Literal[
     "unmapped_user",
@@ -22,21 +25,6 @@ ProblemKind = Literal[
     "no_customer",
     "hidden_record",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class TicketFacts:
-    """What rules may ask about a ticket beyond the entry: its group, customer and tags.
-
-    ``TimeEntry`` carries none of these, so the caller hands them over per ticket
-    (:meth:`MappingContext.remember_tickets`); ``tags`` None means "not known".
-    """
-
-    ticket_id: str
-    group_id: str | None = None
-    group_name: str | None = None
-    customer_id: str | None = None
-    tags: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Rules as input (validated the same way for the editor and the API) and as a table to check.
 
-A rule's conditions are any combination of Zammad organization, ticket customer, group,
-activity type, and ticket title or tag pattern; empty conditions match everything. Its outcome
+A rule's conditions are any combination of the normalized facts of apps/connectors/facts.py:
+organization, ticket customer, project, group, work type, and ticket title or tag pattern, as
+far as the pair's source provides them; empty conditions match everything. Its outcome
 names the Kimai customer and project (or one project per organization or ticket), optionally
 the activity, the billable status and extra tags.
 """
@@ -31,6 +32,7 @@ CONDITION_FIELDS = (
     "organization_ids",
     "customer_ids",
     "group_ids",
+    "project_ids",
     "activity_type_ids",
     "title_pattern",
     "tag_pattern",
@@ -44,18 +46,31 @@ OUTCOME_FIELDS = (
     "billable",
     "extra_tags",
 )
+# Placeholders name normalized facts (apps/connectors/facts.py), the same for every source;
+# {ticket_number} and {activity_type}, the names before there was a second source, still work
+# (migration 0003 rewrote the saved templates to the new names).
 DESCRIPTION_PLACEHOLDERS = (
-    "ticket_number",
+    "ticket_key",
     "ticket_title",
     "ticket_id",
     "organization",
-    "activity_type",
+    "project",
+    "group",
+    "work_type",
+    "tags",
+    "comment",
     "entry_id",
+    "ticket_number",
+    "activity_type",
 )
-PROJECT_NAME_PLACEHOLDERS = ("organization", "ticket_number", "ticket_title", "ticket_id")
+# Facts that only a ticket lookup gives (not the entry): a template naming one has them read.
+TICKET_FACT_PLACEHOLDERS = frozenset({"project", "group", "tags"})
+PROJECT_NAME_PLACEHOLDERS = ("organization", "ticket_key", "ticket_title", "ticket_id",
+                             "ticket_number")  # fmt: skip
+RENAMED_PLACEHOLDERS = {"{ticket_number}": "{ticket_key}", "{activity_type}": "{work_type}"}
 DEFAULT_PROJECT_NAMES = {
     "per_organization": "{organization}",
-    "per_ticket": "#{ticket_number} {ticket_title}",
+    "per_ticket": "#{ticket_key} {ticket_title}",
 }
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 
@@ -84,6 +99,10 @@ class Template:
         if position < len(text):
             parts.append((False, text[position:]))
         return cls(tuple(parts))
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(text for is_name, text in self.parts if is_name)
 
     def render(self, values: dict[str, str]) -> str:
         return "".join(values.get(text, "") if is_name else text for is_name, text in self.parts)
@@ -117,7 +136,13 @@ class RuleSpec(BaseModel):
     customer_ids: list[str] = Field(
         default_factory=list, description="Zammad user ids of the ticket's customer."
     )
-    group_ids: list[str] = Field(default_factory=list, description="Zammad group ids.")
+    group_ids: list[str] = Field(
+        default_factory=list,
+        description="Group or queue ids (Zammad groups, Jira components: any of the ticket's).",
+    )
+    project_ids: list[str] = Field(
+        default_factory=list, description="Project ids of the source (Jira projects)."
+    )
     activity_type_ids: list[str] = Field(
         default_factory=list,
         description='Zammad time accounting type ids; "none" matches entries without a type.',
@@ -140,7 +165,7 @@ class RuleSpec(BaseModel):
     project_name_template: str = Field(
         default="",
         max_length=150,
-        description="Name of projects the rule creates; {organization}, {ticket_number}, "
+        description="Name of projects the rule creates; {organization}, {ticket_key}, "
         "{ticket_title}, {ticket_id}.",
     )
     activity_id: str = Field(
@@ -162,7 +187,9 @@ class RuleSpec(BaseModel):
             raise ValueError("an id is letters, digits, - or _")
         return value
 
-    @field_validator("organization_ids", "customer_ids", "group_ids", "activity_type_ids")
+    @field_validator(
+        "organization_ids", "customer_ids", "group_ids", "project_ids", "activity_type_ids"
+    )
     @classmethod
     def _ids(cls, values: list[str]) -> list[str]:
         cleaned = [str(v).strip() for v in values if str(v).strip()]

@@ -351,7 +351,7 @@ class SettingsSpec(BaseModel):
         "off: the real begin and end, across midnight if need be.",
     )
     default_time_zone: str = "UTC"
-    description_template: str = Field(default="#{ticket_number} {ticket_title}", max_length=500)
+    description_template: str = Field(default="#{ticket_key} {ticket_title}", max_length=500)
     fixed_tags: list[str] = Field(default_factory=list)
     billable_tags: bool = True
     billable_tag: str = "billable"

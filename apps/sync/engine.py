@@ -17,9 +17,10 @@ import structlog
 from django.db.models import Q
 from django.utils import timezone
 
-from apps.connectors.base import SourceConnector, TargetConnector
+from apps.connectors.base import Capability, SourceConnector, TargetConnector
 from apps.connectors.entry import TimeEntry
 from apps.connectors.http import ExternalServiceError
+from apps.connectors.registry import UnknownConnectorKind
 from apps.core import audit
 from apps.gdpr.models import Person
 from apps.mappings.engine import MappingContext, TimesheetPlan, plan_timesheet
@@ -111,6 +112,11 @@ def _run_claimed(run_id: int) -> None:
     acting = audit.act_as(run.actor)
     try:
         counts = SyncJob(run).execute()
+    except UnknownConnectorKind as missing:
+        # The package of the pair's kind was uninstalled (or broke): say so, nothing was sent.
+        _finish(run, Run.Status.FAILED, error=missing.message)
+        log.warning("run_failed", error=missing.message)
+        return
     except ExternalServiceError as error:
         _finish(run, Run.Status.FAILED, error=error.message)
         log.warning("run_failed", error=error.message)
@@ -305,7 +311,10 @@ class SyncJob:
             known = {sid: at for sid, at in [*settled_skips, *seen, *waiting] if at is not None}
             entries = list(source.fetch_entries_changed_since(since, known))
             changes = [e.changed_at for e in entries if e.changed_at]
-            return Scope(entries, [], None, max(changes) if changes else None)
+            return Scope(
+                entries, self._deleted_since(source, since, entries), None,
+                max(changes) if changes else None,
+            )  # fmt: skip
         start, end = self._window()
         entries = list(source.fetch_entries_in_window(start, end))
         links = Link.objects.filter(profile=self.profile, booked_at__gte=start, booked_at__lt=end)
@@ -318,6 +327,19 @@ class SyncJob:
             inner if inner[0] < inner[1] else None,
             max(changes) if changes else None,
         )
+
+    def _deleted_since(
+        self, source: SourceConnector, since: datetime, entries: list[TimeEntry]
+    ) -> list[LinkState]:
+        """Links of entries the source says were deleted since ``since`` (and that did not come
+        back): in scope, so the deletion policy applies now."""
+        if not source.supports(Capability.DELETIONS_SINCE):
+            return []
+        gone = set(source.fetch_deleted_since(since)) - {e.external_id for e in entries}
+        if not gone:
+            return []
+        links = Link.objects.filter(profile=self.profile, source_id__in=gone)
+        return [_link_state(link) for link in links]
 
     def _window(self) -> tuple[datetime, datetime]:
         if self.run.window_start and self.run.window_end:

@@ -19,7 +19,7 @@ from tests.connectors.plugins import FakeEnvironment, good_source
 
 
 def test_the_contract_module_exports_what_it_lists() -> None:
-    assert contract.CONTRACT_VERSION == "1.0"
+    assert contract.CONTRACT_VERSION == "1.1"
     assert all(hasattr(contract, name) for name in contract.__all__)
 
 

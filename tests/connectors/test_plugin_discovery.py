@@ -89,7 +89,7 @@ def test_a_plugin_written_for_another_contract_major_is_not_loaded(
 
     assert "old" not in available_kinds()
     assert _reasons()["old"] == (
-        "was written for connector contract 2.0; this service speaks 1.0 "
+        "was written for connector contract 2.0; this service speaks 1.1 "
         "(install a version of the connector made for 1.x)"
     )
 
@@ -102,7 +102,7 @@ def test_a_plugin_that_needs_a_newer_contract_minor_is_not_loaded(
         zks_new__connector=good_source("New", "new", version='"1.7"'),
     )  # fmt: skip
 
-    assert _reasons()["new"].startswith("needs connector contract 1.7; this service speaks 1.0")
+    assert _reasons()["new"].startswith("needs connector contract 1.7; this service speaks 1.1")
 
 
 def test_a_plugin_that_declares_no_contract_version_is_not_loaded(
@@ -115,7 +115,7 @@ def test_a_plugin_that_declares_no_contract_version_is_not_loaded(
     )  # fmt: skip
 
     assert _reasons()["vague"] == (
-        "declares no contract_version (this service speaks connector contract 1.0)"
+        "declares no contract_version (this service speaks connector contract 1.1)"
     )
 
 

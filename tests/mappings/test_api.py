@@ -15,7 +15,7 @@ from tests.mappings.conftest import add_agent, add_rule
 pytestmark = pytest.mark.django_db
 
 RULE_DEFAULTS: dict[str, Any] = {
-    "name": "", "organization_ids": [], "customer_ids": [], "group_ids": [],
+    "name": "", "organization_ids": [], "customer_ids": [], "group_ids": [], "project_ids": [],
     "activity_type_ids": [], "title_pattern": "", "tag_pattern": "", "project_mode": "fixed",
     "customer_id": "", "project_id": "", "project_name_template": "", "activity_id": "",
     "billable": "default", "extra_tags": [],

@@ -122,18 +122,20 @@ def test_it_looks_up_each_issue_once_per_run() -> None:
     assert search.json["jql"] == f"id in ({','.join(sorted(issues, key=int))})"
 
 
-def test_it_gives_rules_the_issue_project_type_labels_and_components() -> None:
+def test_it_gives_rules_the_issue_project_components_and_labels() -> None:
     jira, _clock = world("cloud")
     log(jira, 30)
     source = connector(jira)
     [entry] = source.fetch_all_entries()
     assert entry.ticket is not None
 
-    facts = source.issue_facts(entry.ticket.id)
-    assert facts["project_key"] == "AWE"
-    assert facts["issue_type"] == "Task"
-    assert facts["labels"] == ("billable", "vip")
-    assert [name for _id, name in facts["components"]] == ["Network"]
+    facts = source.fetch_ticket_facts([entry.ticket.id], with_tags=True)[entry.ticket.id]
+    awe = jira.projects["AWE"]
+    assert (facts.project_id, facts.project_name) == (awe.id, "AWE Awesome Support")
+    assert facts.groups == (awe.components[0].id,)
+    assert facts.group_names == ("Network",)
+    assert facts.tags == ("billable", "vip")
+    assert len(jira.requests_to("POST", "/rest/api/3/search/jql")) == 1
 
 
 def test_it_reads_ids_of_deleted_worklogs_from_the_deleted_feed() -> None:

@@ -33,6 +33,7 @@ from apps.connectors.base import (
     SourceConnector,
 )
 from apps.connectors.entry import ActivityRef, AgentRef, OrganizationRef, TicketRef, TimeEntry
+from apps.connectors.facts import Fact, TicketFacts
 from apps.connectors.http import ExternalServiceError, OutboundHttpClient, display_url
 from apps.connectors.zammad.client import Row, ZammadClient, parse_zammad_time
 from apps.connectors.zammad.config import MINUTES_PER_UNIT, ZammadSettings
@@ -107,6 +108,15 @@ class ZammadConnector(SourceConnector):
     )
     settings_model = ZammadSettings
     settings: ZammadSettings
+    facts: ClassVar[frozenset[Fact]] = frozenset(Fact) - {Fact.PROJECT}
+    fact_labels: ClassVar[Mapping[Fact, str]] = {
+        Fact.ORGANIZATION: "Zammad organization",
+        Fact.CUSTOMER: "Ticket customer",
+        Fact.GROUP: "Zammad group",
+        Fact.WORK_TYPE: "Zammad activity type",
+        Fact.TAGS: "A ticket tag",
+        Fact.TICKET: "Ticket title",
+    }
 
     def _open_http(
         self,
@@ -308,6 +318,36 @@ class ZammadConnector(SourceConnector):
         wanted = {int(i) for i in ticket_ids}
         self._resolve_tickets(wanted)
         return [row for i in sorted(wanted) if (row := self._tickets.get(i)) is not None]
+
+    def fetch_ticket_facts(
+        self, ticket_ids: Iterable[str], *, with_tags: bool
+    ) -> dict[str, TicketFacts]:
+        """Group and customer of each ticket, from this run's cache (the entries' tickets were
+        read with them), and its tags when asked: one request per ticket (§2.3)."""
+        ids = sorted({int(i) for i in ticket_ids if str(i).isdigit()})
+        facts: dict[str, TicketFacts] = {}
+        for row in self.tickets(ids) if ids else []:
+            group_id, customer_id = row.get("group_id"), row.get("customer_id")
+            facts[str(row["id"])] = TicketFacts(
+                ticket_id=str(row["id"]),
+                group_id=str(group_id) if group_id is not None else None,
+                group_name=row.get("group") if isinstance(row.get("group"), str) else None,
+                customer_id=str(customer_id) if customer_id is not None else None,
+                tags=self._ticket_tags(int(row["id"])) if with_tags else None,
+            )
+        return facts
+
+    def _ticket_tags(self, ticket_id: int) -> tuple[str, ...] | None:
+        """``GET /api/v1/tags?object=Ticket&o_id=N`` answers ``{"tags": [...]}``; None if the
+        token may not read them."""
+        try:
+            data = self.client.http.get("/api/v1/tags", {"object": "Ticket", "o_id": ticket_id})
+        except ExternalServiceError as error:
+            if error.status in (403, 404):
+                return None
+            raise
+        tags = data.data.get("tags") if isinstance(data.data, dict) else None
+        return tuple(str(t) for t in tags) if isinstance(tags, list) else None
 
     def _resolve_tickets(self, ticket_ids: Iterable[int]) -> None:
         missing = {i for i in ticket_ids if i not in self._tickets}

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import structlog
 
-from apps.connectors.http import (
+from apps.connectors.contract import (
     ExternalServiceError,
     OutboundHttpClient,
     VendorErrorDetails,

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from apps.connectors.http import HttpTuning
+from apps.connectors.contract import HttpTuning
 
 Deployment = Literal["cloud", "datacenter"]
 

@@ -26,10 +26,16 @@ from typing import Any, ClassVar
 
 import httpx
 
-from apps.connectors.base import (
+from apps.connectors.contract import (
+    ActivityRef,
+    AgentRef,
     Capability,
     CheckReport,
     CheckReportDraft,
+    ExternalServiceError,
+    Fact,
+    OrganizationRef,
+    OutboundHttpClient,
     ReferenceActivity,
     ReferenceCustomer,
     ReferenceData,
@@ -37,9 +43,11 @@ from apps.connectors.base import (
     ReferenceProject,
     ReferenceUser,
     SourceConnector,
+    TicketFacts,
+    TicketRef,
+    TimeEntry,
+    display_url,
 )
-from apps.connectors.entry import ActivityRef, AgentRef, OrganizationRef, TicketRef, TimeEntry
-from apps.connectors.http import ExternalServiceError, OutboundHttpClient, display_url
 from zks_connector_jira.client import JiraClient, Row, epoch_ms, parse_jira_time
 from zks_connector_jira.config import JiraSettings
 
@@ -51,18 +59,28 @@ REFERENCE_DAYS = 90
 class JiraConnector(SourceConnector):
     kind = "jira"
     # The host's connector contract this package was written against (MAJOR.MINOR).
-    contract_version: ClassVar[str] = "1.0"
+    contract_version: ClassVar[str] = "1.1"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
         {
             Capability.ENTRIES_CHANGED_SINCE,
             Capability.ENTRIES_IN_WINDOW,
             Capability.ENTRIES_OF_TICKET,
             Capability.ALL_ENTRIES,
+            Capability.DELETIONS_SINCE,
             Capability.REFERENCE_DATA,
         }
     )
     settings_model = JiraSettings
     settings: JiraSettings
+    facts: ClassVar[frozenset[Fact]] = frozenset(Fact) - {Fact.CUSTOMER}
+    fact_labels: ClassVar[Mapping[Fact, str]] = {
+        Fact.ORGANIZATION: "Jira project category",
+        Fact.PROJECT: "Jira project",
+        Fact.GROUP: "Jira component",
+        Fact.WORK_TYPE: "Jira issue type",
+        Fact.TAGS: "An issue label",
+        Fact.TICKET: "Issue summary",
+    }
 
     def _open_http(
         self,
@@ -132,25 +150,26 @@ class JiraConnector(SourceConnector):
                 self._issues.setdefault(issue_id, None)  # gone, or hidden from the token
         return {i: row for i in wanted if (row := self._issues.get(i)) is not None}
 
-    def issue_facts(self, issue_id: str) -> dict[str, Any]:
-        """The issue's project, type, labels and components, for rules (empty when unknown)."""
-        issue = self.issues([issue_id]).get(issue_id)
-        if issue is None:
-            return {}
-        fields = issue.get("fields") or {}
-        project = fields.get("project") or {}
-        return {
-            "project_id": _text(project.get("id")),
-            "project_key": _text(project.get("key")),
-            "project_name": _text(project.get("name")),
-            "issue_type": _text((fields.get("issuetype") or {}).get("name")),
-            "labels": tuple(str(label) for label in fields.get("labels") or []),
-            "components": tuple(
-                (str(c.get("id")), str(c.get("name")))
-                for c in fields.get("components") or []
-                if isinstance(c, dict)
-            ),
-        }
+    def fetch_ticket_facts(
+        self, ticket_ids: Iterable[str], *, with_tags: bool
+    ) -> dict[str, TicketFacts]:
+        """The issue's project, components (as groups) and labels (as tags), from the issues
+        this run already read for its worklogs; labels come with the issue, so ``with_tags``
+        costs nothing more."""
+        facts: dict[str, TicketFacts] = {}
+        for issue_id, issue in self.issues(ticket_ids).items():
+            fields = issue.get("fields") or {}
+            project = fields.get("project") or {}
+            components = [c for c in fields.get("components") or [] if isinstance(c, dict)]
+            facts[issue_id] = TicketFacts(
+                ticket_id=issue_id,
+                project_id=_text(project.get("id")),
+                project_name=_project_name(project),
+                group_ids=tuple(str(c.get("id")) for c in components),
+                group_names=tuple(str(c.get("name")) for c in components),
+                tags=tuple(str(label) for label in fields.get("labels") or []),
+            )
+        return facts
 
     # -- normalizing ----------------------------------------------------------------------------
     def _normalize(self, rows: list[Row]) -> Iterator[TimeEntry]:
@@ -209,7 +228,7 @@ class JiraConnector(SourceConnector):
     def fetch_reference_data(self) -> ReferenceData:
         """Who logged work, and the categories, issue types, projects and components of their
         issues, over the last ``REFERENCE_DAYS`` days of worklogs."""
-        since = datetime.now(UTC) - timedelta(days=REFERENCE_DAYS)
+        since = self._server_time() - timedelta(days=REFERENCE_DAYS)
         users: dict[str, ReferenceUser] = {}
         for ids in self.client.updated_worklog_ids(since):
             rows = self.client.worklogs(ids)
@@ -242,7 +261,7 @@ class JiraConnector(SourceConnector):
             if project.get("id"):
                 projects[str(project["id"])] = ReferenceProject(
                     id=str(project["id"]),
-                    name=f"{project.get('key')} {project.get('name')}".strip(),
+                    name=_project_name(project) or str(project["id"]),
                     customer_id=category.id if category else "",
                 )
             for component in fields.get("components") or []:
@@ -257,6 +276,11 @@ class JiraConnector(SourceConnector):
             activities=tuple(activities.values()),
             groups=tuple(groups.values()),
         )
+
+    def _server_time(self) -> datetime:
+        """Jira's own clock (serverInfo ``serverTime``, §7): the feeds count from it."""
+        value = self.client.server_info().get("serverTime")
+        return parse_jira_time(value) if isinstance(value, str) else datetime.now(UTC)
 
     # -- connection check -----------------------------------------------------------------------
     def check(self) -> CheckReport:
@@ -353,6 +377,14 @@ def _updated(row: Row) -> datetime | None:
 
 def _text(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
+
+
+def _project_name(project: Any) -> str | None:
+    """``AWE Awesome Support``: the key people search for, then the name."""
+    if not isinstance(project, dict):
+        return None
+    name = " ".join(str(project[k]) for k in ("key", "name") if project.get(k))
+    return name or None
 
 
 def _category(project: Any) -> OrganizationRef | None:
