@@ -64,7 +64,9 @@ PERSONAL: dict[str, dict[str, Kept]] = {
     "sync.Conflict": {
         "reason": Kept("why it waits (ids, and Kimai's words)", "kept", CONFLICTS),
         "source_snapshot": Kept(
-            "the planned timesheet, with its description", "description erased", CONFLICTS
+            "the entry and planned timesheet: ticket title, description",
+            "titles, descriptions erased",
+            CONFLICTS,
         ),
         "target_snapshot": Kept(
             "the Kimai timesheet, with its description", "description erased", CONFLICTS
