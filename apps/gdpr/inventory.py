@@ -167,6 +167,7 @@ NOT_PERSONAL: dict[str, frozenset[str]] = {
         {
             "name",
             "organization_ids",
+            "project_ids",
             "group_ids",
             "activity_type_ids",
             "tag_pattern",
