@@ -19,6 +19,7 @@ from apps.core.api_errors import StrictParser, document_standard_errors, install
 from apps.gdpr.api import router as gdpr_router
 from apps.mappings.api import router as mappings_router
 from apps.mappings.lookups import PreviewUnavailable
+from apps.mappings.preview_api import router as mappings_preview_router
 from apps.mappings.services import MappingInvalid, NotConfigured
 from apps.sync.api import audit_router, conflicts_router
 from apps.sync.api import router as sync_router
@@ -87,6 +88,7 @@ api.add_router("/", accounts_router)
 api.add_router("/", connectors_router)
 api.add_router("/", webhooks_router)
 api.add_router("/", mappings_router)
+api.add_router("/", mappings_preview_router)
 api.add_router("/", sync_router)
 api.add_router("/", conflicts_router)
 api.add_router("/", audit_router)

@@ -1,8 +1,8 @@
-"""/api/v1/mappings: the rule table, user and activity mappings, and the preview.
+"""/api/v1/mappings: the rule table, user and activity mappings, settings and reference data.
 
 Every operation works on one source → target pair: the ``source`` and ``target`` connection ids
 given as query parameters, else the first enabled Zammad and Kimai connections. Bad input gets
-a 4xx with a message (422 for validation) and writes nothing.
+a 4xx with a message (422 for validation) and writes nothing. The preview is in preview_api.py.
 """
 
 from __future__ import annotations
@@ -18,13 +18,11 @@ from ninja import Router, Schema
 from ninja.responses import Status
 from pydantic import ConfigDict, Field
 
-from apps.connectors.entry import ActivityRef, AgentRef, OrganizationRef, TicketRef, TimeEntry
 from apps.connectors.models import Connection
 from apps.core.api_errors import errors
-from apps.core.api_types import AwareInstant, Id
+from apps.core.api_types import Id
 from apps.mappings import services
 from apps.mappings.catalog import Catalog
-from apps.mappings.engine import FieldDecision, TicketFacts, TimesheetPlan
 from apps.mappings.models import MappingProfile, Rule
 from apps.mappings.reference import kimai_reference, snapshot_of
 from apps.mappings.rules import Billable, ProjectMode, RuleSpec
@@ -134,111 +132,6 @@ class ActivitiesIn(Schema):
     mappings: list[ActivityMappingIn]
 
 
-class RefIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1, max_length=64)
-    name: str | None = None
-
-
-class TicketIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1, max_length=64)
-    number: str | None = None
-    title: str | None = None
-
-
-class AgentIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str = Field(min_length=1, max_length=64)
-    email: str | None = None
-    name: str | None = None
-
-
-class TicketDetailsIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    group_id: str | None = None
-    group_name: str | None = None
-    customer_id: str | None = None
-    tags: list[str] | None = None
-
-
-class EntryIn(Schema):
-    """A time accounting as the Zammad connector would read it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    external_id: str = Field(default="preview", min_length=1, max_length=64)
-    booked_at: AwareInstant
-    duration_seconds: int = Field(ge=-10_000_000, le=10_000_000)
-    ticket: TicketIn | None = None
-    organization: RefIn | None = None
-    agent: AgentIn | None = None
-    activity: RefIn | None = None
-    ticket_details: TicketDetailsIn | None = None
-
-
-class PreviewIn(Schema):
-    model_config = ConfigDict(extra="forbid")
-
-    time_accounting_id: str | None = Field(default=None, description="Read from Zammad.")
-    ticket_number: str | None = Field(default=None, description="All entries of the ticket.")
-    entry: EntryIn | None = Field(default=None, description="An entry given here.")
-
-
-class FieldOut(Schema):
-    value: Any
-    display: str
-    decided_by: str
-    reason: str
-
-
-class ProblemOut(Schema):
-    kind: str
-    message: str
-    field: str | None
-
-
-class DraftOut(Schema):
-    begin: datetime
-    end: datetime
-    duration_seconds: int
-    user_id: str | None
-    project_id: str
-    activity_id: str
-    description: str
-    tags: list[str]
-    billable: bool | None
-
-
-class ToCreateOut(Schema):
-    name: str
-    customer_id: str | None = None
-    link_scope: str
-    link_key: str
-
-
-class PlanOut(Schema):
-    entry_id: str
-    marker: str
-    status: Literal["ready", "creates_project", "conflict", "skipped"]
-    draft: DraftOut | None
-    fields: dict[str, FieldOut]
-    problems: list[ProblemOut]
-    skipped_reason: str | None
-    rule_id: Id | None
-    project_to_create: ToCreateOut | None
-    customer_to_create: ToCreateOut | None
-
-
-class PreviewOut(Schema):
-    plans: list[PlanOut]
-    note: str
-
-
 class MappingErrorOut(Schema):
     detail: str
     errors: dict[str, list[str]] = Field(default_factory=dict)
@@ -253,18 +146,18 @@ class RefreshOut(Schema):
 
 # -- helpers --------------------------------------------------------------------------------------
 @dataclass
-class _Pair:
+class Pair:
     source: Connection
     target: Connection
     profile: MappingProfile
 
 
-def _pair(source: int | None, target: int | None) -> _Pair:
+def pair_for(source: int | None, target: int | None) -> Pair:
     """The pair asked for; NotConfigured (409) when a connection is missing."""
     source_connection, target_connection = services.current_pair(source, target)
     profile = services.profile_for(source_connection, target_connection)
     assert source_connection is not None and target_connection is not None
-    return _Pair(source_connection, target_connection, profile)
+    return Pair(source_connection, target_connection, profile)
 
 
 def _catalog(profile: MappingProfile) -> Catalog:
@@ -288,53 +181,6 @@ def _rule_out(rule: Rule) -> dict[str, Any]:
     return next(r for r in _rules_out(rule.profile) if r["id"] == rule.pk)
 
 
-def _value(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def _field(decision: FieldDecision) -> dict[str, Any]:
-    return {
-        "value": _value(decision.value),
-        "display": decision.display,
-        "decided_by": decision.decided_by,
-        "reason": decision.reason,
-    }
-
-
-def plan_out(plan: TimesheetPlan) -> dict[str, Any]:
-    if plan.skipped_reason:
-        status = "skipped"
-    elif plan.problems:
-        status = "conflict"
-    elif plan.project_to_create:
-        status = "creates_project"
-    else:
-        status = "ready"
-    draft = None
-    if plan.draft is not None:
-        draft = {
-            **vars(plan.draft),
-            "end": plan.fields["end"].value,
-            "tags": list(plan.draft.tags),
-        }
-    return {
-        "entry_id": plan.entry_id,
-        "marker": plan.marker,
-        "status": status,
-        "draft": draft,
-        "fields": {name: _field(d) for name, d in plan.fields.items()},
-        "problems": [asdict(p) for p in plan.problems],
-        "skipped_reason": plan.skipped_reason,
-        "rule_id": plan.rule_id,
-        "project_to_create": asdict(plan.project_to_create) if plan.project_to_create else None,
-        "customer_to_create": asdict(plan.customer_to_create) if plan.customer_to_create else None,
-    }
-
-
 # -- rules ----------------------------------------------------------------------------------------
 @router.get(
     "/mappings/rules",
@@ -344,7 +190,7 @@ def plan_out(plan: TimesheetPlan) -> dict[str, Any]:
 def list_rules(
     request: HttpRequest, source: Id | None = None, target: Id | None = None
 ) -> list[dict[str, Any]]:
-    return _rules_out(_pair(source, target).profile)
+    return _rules_out(pair_for(source, target).profile)
 
 
 @router.post(
@@ -355,7 +201,7 @@ def list_rules(
 def create_rule(
     request: HttpRequest, payload: RuleIn, source: Id | None = None, target: Id | None = None
 ) -> Status[dict[str, Any]]:
-    pair = _pair(source, target)
+    pair = pair_for(source, target)
     rule = services.create_rule(pair.profile, payload, _catalog(pair.profile))
     return Status(201, _rule_out(rule))
 
@@ -368,7 +214,7 @@ def create_rule(
 def reorder_rules(
     request: HttpRequest, payload: ReorderIn, source: Id | None = None, target: Id | None = None
 ) -> list[dict[str, Any]]:
-    pair = _pair(source, target)
+    pair = pair_for(source, target)
     services.reorder_rules(pair.profile, payload.ids)
     return _rules_out(pair.profile)
 
@@ -407,7 +253,7 @@ def delete_rule(request: HttpRequest, rule_id: Id) -> Status[None]:
 
 
 # -- users ----------------------------------------------------------------------------------------
-def _users_out(pair: _Pair) -> dict[str, Any]:
+def _users_out(pair: Pair) -> dict[str, Any]:
     snapshot = snapshot_of(pair.target)
     return {
         "unmapped_policy": pair.profile.unmapped_policy,
@@ -435,7 +281,7 @@ def _users_out(pair: _Pair) -> dict[str, Any]:
 def list_users(
     request: HttpRequest, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
-    return _users_out(_pair(source, target))
+    return _users_out(pair_for(source, target))
 
 
 @router.api_operation(
@@ -447,7 +293,7 @@ def list_users(
 def set_users(
     request: HttpRequest, payload: UsersIn, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
-    pair = _pair(source, target)
+    pair = pair_for(source, target)
     with transaction.atomic():
         for item in payload.mappings:
             services.set_user_mapping(pair.source, pair.target, item.zammad_user, item.kimai_user)
@@ -486,7 +332,7 @@ def _activities_out(profile: MappingProfile) -> dict[str, Any]:
 def list_activities(
     request: HttpRequest, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
-    pair = _pair(source, target)
+    pair = pair_for(source, target)
     return _activities_out(pair.profile)
 
 
@@ -502,7 +348,7 @@ def set_activities(
     source: Id | None = None,
     target: Id | None = None,
 ) -> dict[str, Any]:
-    pair = _pair(source, target)
+    pair = pair_for(source, target)
     catalog = _catalog(pair.profile)
     with transaction.atomic():
         for item in payload.mappings:
@@ -526,7 +372,7 @@ class MappingSettingsIn(services.SettingsSpec):
 def get_settings(
     request: HttpRequest, source: int | None = None, target: int | None = None
 ) -> services.SettingsSpec:
-    return services.settings_of(_pair(source, target).profile)
+    return services.settings_of(pair_for(source, target).profile)
 
 
 @router.api_operation(
@@ -541,68 +387,13 @@ def set_settings(
     source: int | None = None,
     target: int | None = None,
 ) -> services.SettingsSpec:
-    profile = _pair(source, target).profile
+    profile = pair_for(source, target).profile
     changes = payload.model_dump(exclude_unset=request.method == "PATCH")
     services.update_settings(profile, services.settings_of(profile).model_dump() | changes)
     return services.settings_of(profile)
 
 
-# -- preview and refresh --------------------------------------------------------------------------
-def _entry(payload: EntryIn, source_id: int | None) -> tuple[TimeEntry, dict[str, TicketFacts]]:
-    ticket = TicketRef(**payload.ticket.model_dump()) if payload.ticket else None
-    entry = TimeEntry(
-        source_kind="zammad",
-        connection_id=source_id,
-        external_id=payload.external_id,
-        booked_at=payload.booked_at,
-        duration_seconds=payload.duration_seconds,
-        ticket=ticket,
-        organization=OrganizationRef(**payload.organization.model_dump())
-        if payload.organization
-        else None,
-        agent=AgentRef(**payload.agent.model_dump()) if payload.agent else None,
-        activity=ActivityRef(**payload.activity.model_dump()) if payload.activity else None,
-    )
-    facts = {}
-    if ticket is not None and payload.ticket_details is not None:
-        details = payload.ticket_details
-        facts[ticket.id] = TicketFacts(
-            ticket.id,
-            details.group_id,
-            details.group_name,
-            details.customer_id,
-            tuple(details.tags) if details.tags is not None else None,
-        )
-    return entry, facts
-
-
-@router.post(
-    "/mappings/preview",
-    response={200: PreviewOut, **dict.fromkeys((404, 409, 422, 502), MappingErrorOut)},
-    summary="The Kimai timesheet an entry becomes, field by field, and why",
-)
-def preview(
-    request: HttpRequest, payload: PreviewIn, source: Id | None = None, target: Id | None = None
-) -> dict[str, Any]:
-    given = [v for v in (payload.time_accounting_id, payload.ticket_number, payload.entry) if v]
-    if len(given) != 1:
-        raise services.MappingInvalid(
-            {"general": ["Send exactly one of time_accounting_id, ticket_number and entry."]}
-        )
-    pair = _pair(source, target)
-    if payload.entry is not None:
-        entry, facts = _entry(payload.entry, pair.source.pk)
-        found = services.plan_entries(pair.source, pair.target, [entry], facts)
-    else:
-        found = services.preview_from_zammad(
-            pair.source,
-            pair.target,
-            ticket_number=payload.ticket_number or "",
-            accounting_id=payload.time_accounting_id or "",
-        )
-    return {"plans": [plan_out(plan) for _, plan in found.plans], "note": found.note}
-
-
+# -- refresh ------------------------------------------------------------------------------------
 @router.post(
     "/mappings/reference/refresh",
     response={200: RefreshOut, 409: MappingErrorOut},
@@ -611,7 +402,7 @@ def preview(
 def refresh_reference(
     request: HttpRequest, source: Id | None = None, target: Id | None = None
 ) -> dict[str, Any]:
-    pair = _pair(source, target)
+    pair = pair_for(source, target)
     found, errors = services.refresh_pair(pair.source, pair.target)
     kimai, zammad = snapshot_of(pair.target), snapshot_of(pair.source)
     return {

@@ -39,6 +39,8 @@ class WebhookErrorOut(Schema):
 
 @webhooks_router.post(
     "/webhooks/zammad",
+    # The operationId it was published with before it moved here from apps/connectors/api.py.
+    operation_id="apps_connectors_api_zammad_webhook",
     auth=None,
     response={
         202: DeliveryOut,
