@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 
 if TYPE_CHECKING:
     from apps.gdpr.subject import Subject
@@ -49,6 +49,17 @@ class PersonalData:
 
 _EXPIRING: dict[str, Expiring] = {}
 _PERSONAL: dict[str, PersonalData] = {}
+# Given a subject, a filter on AuditEvent for the events about rows of theirs an app owns
+# (e.g. the sync's conflicts of their entries).
+_AUDIT_REFS: list[Callable[[Subject], Q]] = []
+
+
+def register_audit_refs(refs: Callable[[Subject], Q]) -> None:
+    _AUDIT_REFS.append(refs)
+
+
+def audit_refs(subject: Subject) -> list[Q]:
+    return [refs(subject) for refs in _AUDIT_REFS]
 
 
 def register_expiring(target: Expiring) -> None:

@@ -18,6 +18,7 @@ from apps.gdpr.models import Person
 from apps.gdpr.registry import (
     Expiring,
     PersonalData,
+    audit_refs,
     model_rows,
     plain_delete,
     register_expiring,
@@ -54,7 +55,8 @@ def _json_ids(values: set[str]) -> list[Any]:
 
 def audit_events_naming(subject: Subject) -> QuerySet[AuditEvent]:
     """Events whose ids point at the person: timesheets of their Kimai user, their user
-    mappings, and events about the Person rows themselves (the purge's own event)."""
+    mappings, events about the Person rows themselves (the purge's own event), and what other
+    apps registered (the sync: decisions on the conflicts of their entries)."""
     kimai_ids = _json_ids(subject.external_ids(Person.Kind.TARGET_USER))
     people = sorted(subject.person_ids)
     timesheets = Q(after__user_id__in=kimai_ids) | Q(before__user_id__in=kimai_ids)
@@ -62,11 +64,14 @@ def audit_events_naming(subject: Subject) -> QuerySet[AuditEvent]:
         Q(after__agent__in=people) | Q(after__kimai_user__in=people)
         | Q(before__agent__in=people) | Q(before__kimai_user__in=people)
     )  # fmt: skip
-    return AuditEvent.objects.filter(
+    refs = (
         (Q(object_type="kimai.timesheet") & timesheets)
         | (Q(object_type="mappings.user") & mappings)
         | Q(object_type="person", object_id__in=[str(p) for p in people])
     )
+    for more in audit_refs(subject):
+        refs |= more
+    return AuditEvent.objects.filter(refs)
 
 
 def _audit_rows(subject: Subject) -> Iterator[dict[str, Any]]:

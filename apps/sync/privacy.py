@@ -11,8 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast
 
 from apps.connectors.models import WebhookDelivery
 from apps.gdpr.models import Person
@@ -21,6 +22,7 @@ from apps.gdpr.registry import (
     PersonalData,
     model_rows,
     plain_delete,
+    register_audit_refs,
     register_expiring,
     register_personal_data,
 )
@@ -135,11 +137,18 @@ def _forget_items(subject: Subject) -> int:
     return _items(subject).exclude(error="").update(error=ERASED)
 
 
+def _conflict_events(subject: Subject) -> Q:
+    """Audit events about the conflicts of their entries (decisions, quick fixes)."""
+    ids = _conflicts(subject).annotate(text_id=Cast("pk", CharField())).values("text_id")
+    return Q(object_type="conflict", object_id__in=ids)
+
+
 def _finished_runs(cutoff: datetime) -> QuerySet[Run]:
     return Run.objects.filter(created_at__lt=cutoff, status__in=Run.FINISHED)
 
 
 def register() -> None:
+    register_audit_refs(_conflict_events)
     for key, label, rows, count, forget in [
         ("run_items", "Run entries booked to their Kimai user",
          lambda s: model_rows(_items(s), ITEM_FIELDS), lambda s: _items(s).count(), _forget_items),

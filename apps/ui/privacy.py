@@ -113,7 +113,10 @@ def person_purge(request: HtmxHttpRequest) -> HttpResponse:
             report = purge(subject, actor_of_request(request))
         except AlreadyPurged as done:
             problem, status = str(done), 409
-    context = person_context(form, subject, purge_report=report, purge_problem=problem)
+    labels = {section["key"]: section["label"] for section in summary(subject)} if report else {}
+    changed = [(labels.get(k, k), rows) for k, rows in (report or {}).items() if rows]
+    context = person_context(form, subject, purge_report=report, purge_changed=changed,
+                             purge_problem=problem)  # fmt: skip
     template = f"{PAGE}#person" if request.htmx else PAGE
     if not request.htmx:
         context |= retention_context()

@@ -74,12 +74,14 @@ def _seed(world: World) -> dict[str, int]:
     )  # fmt: skip
     event = audit.record("admin:1", "kimai.timesheet.update", "kimai.timesheet", "4711",
                          after=snapshot, ticket="30077")  # fmt: skip
+    decision = audit.record("admin:1", "conflict.skip", "conflict", conflict.pk,
+                            after={"status": "skipped", "note": f"{NAME} is on leave"})  # fmt: skip
     delivery = WebhookDelivery.objects.create(
         connection=world.zammad, delivery_id="d-liam", ticket_id="77", ticket_number="30077",
         outcome="queued",
     )  # fmt: skip
     return {"conflict": conflict.pk, "intent": intent.pk, "event": event.pk,
-            "delivery": delivery.pk}  # fmt: skip
+            "decision": decision.pk, "delivery": delivery.pk}  # fmt: skip
 
 
 def _export(client: Client, **query: str) -> dict[str, Any]:
@@ -116,6 +118,7 @@ def test_export_holds_everything_and_after_purge_the_database_forgets_him(
     assert seeded["delivery"] in {d["id"] for d in exported["webhook_deliveries"]}
     events = {e["id"]: e for e in exported["audit_events"]}
     assert events[seeded["event"]]["after"]["description"] == f"#30077 Call back {NAME}"
+    assert events[seeded["decision"]]["after"]["note"] == f"{NAME} is on leave"
     assert len(exported["user_mappings"]) == 1
     assert _pg_dump().count(EMAIL) >= 1  # the dump does see what is there
 
@@ -128,6 +131,8 @@ def test_export_holds_everything_and_after_purge_the_database_forgets_him(
     conflict = Conflict.objects.get(pk=seeded["conflict"])
     assert conflict.source_snapshot["timesheet"]["description"]["value"] == ""
     assert conflict.source_snapshot["timesheet"]["user"]["value"] == user.external_id
+    decision = AuditEvent.objects.select_related("detail").get(pk=seeded["decision"])
+    assert decision.shown_after == {"status": "skipped", "note": "(forgotten)"}
     page = admin_client.get(f"/sync/conflicts/{conflict.pk}/")
     assert page.status_code == 200 and "forgotten person" in page.content.decode()
 
