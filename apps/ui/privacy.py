@@ -113,7 +113,9 @@ def person_purge(request: HtmxHttpRequest) -> HttpResponse:
             report = purge(subject, actor_of_request(request))
         except AlreadyPurged as done:
             problem, status = str(done), 409
-    labels = {section["key"]: section["label"] for section in summary(subject)} if report else {}
+    labels = {}
+    if subject is not None and report:
+        labels = {section["key"]: section["label"] for section in summary(subject)}
     changed = [(labels.get(k, k), rows) for k, rows in (report or {}).items() if rows]
     context = person_context(form, subject, purge_report=report, purge_changed=changed,
                              purge_problem=problem)  # fmt: skip
