@@ -6,8 +6,9 @@
 1. *roomy*: Kimai answers up to 32 requests at once. The adaptive pool (the default: start at 2,
    ceiling 16): wall time and requests per write (goals: <= 25 s, <= 1.02 for 10,000 entries).
 2. *proxy*: Kimai sits behind a proxy that serves 4 at once and answers 429 (Retry-After: 1)
-   beyond (tests/doubles/base.py ``max_in_flight``). Side by side, a fixed 4 at once (adaptive
-   off; the best fixed setting: 5 or more meets 429s on every round) and the adaptive pool:
+   beyond (``max_in_flight`` of apps/connectors/testkit/double.py). Side by side, a fixed 4 at
+   once (adaptive off; the best fixed setting: 5 or more meets 429s on every round) and the
+   adaptive pool:
    requests, 429s, wall, p95 of Kimai's answers (goals for the adaptive pool: nothing lost,
    <= 2 % answered 429, wall within 1.2 x the fixed 4).
 

@@ -10,7 +10,7 @@ the validation rules with their configuration defaults.
 
 State lives on the :class:`KimaiDouble` instance. Tests seed it through the public ``add_*``
 helpers and read it back with ``timesheets_of`` and friends; clients talk to it through
-``double.transport()`` or ``double.serve()`` (see ``tests/doubles/base.py``).
+``double.transport()`` or ``double.serve()`` (see ``apps/connectors/testkit/double.py``).
 
 Run it standalone with ``python -m tests.doubles.kimai --port 8081 --seed demo``.
 """

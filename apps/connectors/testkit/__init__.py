@@ -8,7 +8,10 @@ Public, like ``apps.connectors.contract`` (docs/CONNECTORS.md, "The test kit"):
   ``frozen``, ``http: HttpTuning``, a ``title`` and a ``description`` on every other field);
 - ``assert_installed(kind)``: the installed package's entry point really yields that kind;
 - ``connector_with_double(cls, base_url, token, transport)``: a connector that talks to a
-  double and never sleeps between retries.
+  double and never sleeps between retries;
+- ``apps.connectors.testkit.double``: the base of a test double (``Double``, ``Reply``,
+  ``Fault``: request log, fault injection, in-process and loopback transports), as the Zammad,
+  Kimai and Jira doubles use it.
 """
 
 from __future__ import annotations
