@@ -577,7 +577,10 @@ class OutboundHttpClient:
                 f"The {self.service} base URL {display_url(base_url) or base_url!r} is not a "
                 "valid address: it must look like https://host.example.com"
             )
-        if settings.OUTBOUND_LOOPBACK_ONLY and not _is_loopback(parts.hostname):
+        # settings.configured: a connector package's own tests may build connectors without
+        # Django (docs/CONNECTORS.md, "The test kit").
+        loopback_only = settings.configured and settings.OUTBOUND_LOOPBACK_ONLY
+        if loopback_only and not _is_loopback(parts.hostname):
             return (
                 f"The {self.service} base URL {display_url(base_url)!r} is not on this machine, "
                 "and OUTBOUND_LOOPBACK_ONLY allows only loopback addresses."

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import httpx
 import pytest
+from django.conf import settings
 from pydantic import BaseModel, ConfigDict
 
 from apps.connectors import contract
@@ -68,3 +75,36 @@ def test_the_test_kit_builds_a_connector_that_retries_without_waiting() -> None:
     )
     assert connector.http.get("/api/v1/users/me").data == {"id": 1}
     assert seen == ["/api/v1/users/me", "/api/v1/users/me"]
+
+
+def test_a_connector_package_can_test_against_a_double_without_django(tmp_path: Path) -> None:
+    script = tmp_path / "plugin_test.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import httpx
+            from apps.connectors.testkit import assert_follows_contract, connector_with_double
+            from apps.connectors.testkit.double import Double, Reply
+            from apps.connectors.zammad.connector import ZammadConnector
+
+            class Tiny(Double):
+                def route(self, request):
+                    return Reply(200, {"id": 7, "path": request.path})
+
+            double = Tiny()
+            assert_follows_contract(ZammadConnector)
+            connector = connector_with_double(
+                ZammadConnector, "https://zammad.example", "t", double.transport()
+            )
+            print(connector.http.get("/api/v1/users/me").data, len(double.requests))
+            """
+        )
+    )
+    # The service installed (its checkout on the path), Django not set up.
+    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    env["PYTHONPATH"] = str(settings.BASE_DIR)
+    done = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.stdout.splitlines()[-1] == "{'id': 7, 'path': '/api/v1/users/me'} 1", done.stderr
