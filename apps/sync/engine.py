@@ -7,10 +7,11 @@ queued run of the profile, so a trigger that arrives during a run is handled rig
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import chain
 from typing import Any
 
 import structlog
@@ -23,26 +24,23 @@ from apps.connectors.http import ExternalServiceError
 from apps.connectors.registry import UnknownConnectorKind
 from apps.core import audit
 from apps.gdpr.models import Person
-from apps.mappings.engine import MappingContext, TimesheetPlan, plan_timesheet
-from apps.mappings.lookups import ticket_facts
+from apps.mappings.engine import TimesheetPlan
 from apps.mappings.models import MappingProfile
-from apps.mappings.reference import (
-    match_users_by_email,
-    refresh_reference,
-    remember_agents,
+from apps.sync.batches import (
+    KIMAI_WINDOW_MARGIN,
+    BatchSync,
+    Scope,
+    Totals,
+    batched,
+    link_state,
 )
-from apps.sync.applier import Applier
 from apps.sync.locks import profile_lock
 from apps.sync.models import Conflict, Link, Outcome, Run, RunItem, SyncSettings, WriteIntent
-from apps.sync.reconcile import Decision, KimaiIndex, LinkState, Reconciler
+from apps.sync.reconcile import Decision, LinkState
 from apps.sync.writer import KimaiWriter, WriteResult
 
 logger = structlog.get_logger("zks.sync")
 
-KIMAI_WINDOW_MARGIN = timedelta(days=1)
-# Window and incremental runs with entries read Kimai's records again when older than this: a
-# customer, project or activity hidden in Kimai meanwhile must not be booked on (or re-created).
-REFERENCE_MAX_AGE = timedelta(minutes=15)
 WRITES = (Outcome.CREATE, Outcome.UPDATE, Outcome.DELETE)
 
 
@@ -141,16 +139,6 @@ def _finish(run: Run, status: str, error: str = "") -> None:
 
 # -- one run ------------------------------------------------------------------------------------
 @dataclass
-class Scope:
-    entries: list[TimeEntry]
-    links_in_scope: list[LinkState]
-    marked_window: tuple[datetime, datetime] | None
-    newest_change: datetime | None = None
-    # Payloads of write intents left open by earlier runs (their timesheets are read too).
-    open_intents: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass
 class SyncJob:
     run: Run
     profile: MappingProfile = field(init=False)
@@ -199,81 +187,57 @@ class SyncJob:
                     profile=self.profile, state__in=WriteIntent.OPEN_STATES
                 ).values_list("payload", flat=True)
             )
-        if not scope.entries and not scope.links_in_scope and not scope.open_intents:
+        batches = batched(scope.entries)
+        first: list[TimeEntry] = next(batches, [])
+        links_in_scope = list(scope.links_in_scope()) if not first else None
+        if not first and not links_in_scope and not scope.open_intents:
             self._save_counts({}, {}, 0)
-            self._advance_watermark(scope)
             _finish(self.run, Run.Status.SUCCEEDED)
             return {}
-        context = self._mapping_context(source, scope.entries)
-        plans = {e.external_id: plan_timesheet(e, context) for e in scope.entries}
-        waiting = [
-            e.changed_at
-            for e in scope.entries
-            if e.changed_at is not None and plans[e.external_id].waiting_reason
-        ]
-        if waiting and scope.newest_change is not None:
-            # Work that ends in the future waits; the watermark stays where the next
-            # incremental run reads that entry again.
-            scope.newest_change = min(scope.newest_change, *waiting)
-        sheets = self._read_kimai(target, scope, plans)
-        links = {
-            link.source_id: _link_state(link)
-            for link in Link.objects.filter(
-                profile=self.profile, source_id__in=[e.external_id for e in scope.entries]
-            )
-        }
-        zones = {uid: info.zone for uid, info in context.kimai_users.items() if info.zone}
-        index = KimaiIndex.build(
-            sheets,
-            self.profile.source_id,
-            {link.kimai_id for link in links.values()} | {s.kimai_id for s in scope.links_in_scope},
-            zones,
-            context.default_zone,
-        )
         writer = KimaiWriter(self.profile, target, self.run, self.actor)
         settled: Counter[str] = Counter()
-        if not self.run.dry_run:
-            settled = writer.settle_open_intents(index.by_id)
-            links = {
-                link.source_id: _link_state(link)
-                for link in Link.objects.filter(
-                    profile=self.profile, source_id__in=[e.external_id for e in scope.entries]
-                )
-            }
-        reconciler = Reconciler(
-            source_connection_id=self.profile.source_id,
-            index=index,
-            links=links,
-            deletion_policy=self.settings.deletion_policy,
-            adopt_tolerance=timedelta(minutes=self.settings.adopt_tolerance_minutes),
-            **self._skipped(scope),
-            zones=zones,
-            default_zone=context.default_zone,
-        )  # fmt: skip
-        decisions = [reconciler.decide(e, plans[e.external_id]) for e in scope.entries]
-        decisions += reconciler.orphans(
-            {e.external_id for e in scope.entries}, scope.links_in_scope, scope.marked_window
-        )
-        Run.objects.filter(pk=self.run.pk).update(total=len(decisions))
-        people = self._people()
-        if self.run.dry_run:
-            items = [self._item(d, people, RunItem.Result.PLANNED) for d in decisions]
-        else:
-            items = Applier(self, target, index, people).apply(decisions)
-        RunItem.objects.bulk_create(items, batch_size=1000)
-        counts = Counter(item.planned for item in items)
-        self._save_counts(dict(counts), _hours(items), len(items))
-        self._advance_watermark(scope)
-        results = run_results(items, settled)
+        if scope.open_intents:
+            settled = writer.settle_open_intents(self._intent_sheets(target, scope.open_intents))
+        totals = Totals()
+        batch_job = BatchSync(self, source, target, scope, totals)
+        for batch in chain([first], batches) if first else ():
+            batch_job.sync(batch)
+        batch_job.sync_orphans(links_in_scope)
+        watermark = totals.newest_change
+        if totals.oldest_waiting is not None and watermark is not None:
+            # Work that ends in the future waits; the watermark stays where the next
+            # incremental run reads that entry again.
+            watermark = min(watermark, totals.oldest_waiting)
+        counts = dict(totals.counts)
+        self._save_counts(counts, dict(totals.hours), totals.total)
+        self._advance_watermark(watermark)
+        results = run_results(totals.results, settled)
         Run.objects.filter(pk=self.run.pk).update(results=results)
-        status = final_status(results, items)
+        status = final_status(results, totals.adopted)
         _finish(self.run, status, error=not_written(results) if status != "succeeded" else "")
-        return dict(counts)
+        return counts
 
-    def _skipped(self, scope: Scope) -> dict[str, Any]:
+    def _intent_sheets(
+        self, target: TargetConnector, intents: list[dict[str, Any]]
+    ) -> dict[str, TimeEntry]:
+        """Kimai's timesheets around the begins of open intents (an update is settled by
+        comparing its timesheet)."""
+        begins = [
+            datetime.fromisoformat(p["begin"])
+            for p in intents
+            if isinstance(p, dict) and p.get("begin")
+        ]
+        if not begins:
+            return {}
+        sheets = target.fetch_timesheets_in_window(
+            min(begins) - KIMAI_WINDOW_MARGIN, max(begins) + KIMAI_WINDOW_MARGIN
+        )
+        return {sheet.external_id: sheet for sheet in sheets}
+
+    def _skipped(self, source_ids: list[str]) -> dict[str, Any]:
         """What people skipped: entries (until they change) and deletions (for good)."""
         rows = Conflict.objects.filter(
-            Q(source_id__in=[e.external_id for e in scope.entries])
+            Q(source_id__in=source_ids)
             | Q(kind=Conflict.Kind.SOURCE_DELETED, source_fingerprint=""),
             profile=self.profile, status=Conflict.Status.SKIPPED,
         ).values_list("source_id", "source_fingerprint", "kind")  # fmt: skip
@@ -286,9 +250,12 @@ class SyncJob:
     def _read_source(self, source: SourceConnector) -> Scope:
         run = self.run
         if run.scope == Run.Scope.TICKET:
-            entries = source.fetch_entries_of_ticket(run.ticket_id)
-            links = Link.objects.filter(profile=self.profile, ticket_id=run.ticket_id)
-            return Scope(entries, [_link_state(link) for link in links], None)
+            ticket_links = Link.objects.filter(profile=self.profile, ticket_id=run.ticket_id)
+            return Scope(
+                source.fetch_entries_of_ticket(run.ticket_id),
+                lambda: map(link_state, ticket_links),
+                None,
+            )
         if run.scope == Run.Scope.INCREMENTAL and self.settings.watermark is not None:
             since = self.settings.watermark - timedelta(
                 minutes=self.settings.incremental_overlap_minutes
@@ -309,71 +276,42 @@ class SyncJob:
                 "source_id", "source_changed_at"
             )
             known = {sid: at for sid, at in [*settled_skips, *seen, *waiting] if at is not None}
-            entries = list(source.fetch_entries_changed_since(since, known))
-            changes = [e.changed_at for e in entries if e.changed_at]
-            return Scope(
-                entries, self._deleted_since(source, since, entries), None,
-                max(changes) if changes else None,
-            )  # fmt: skip
+            deleted = self._deleted_since(source, since)
+            return Scope(source.fetch_entries_changed_since(since, known), deleted, None)
         start, end = self._window()
-        entries = list(source.fetch_entries_in_window(start, end))
         links = Link.objects.filter(profile=self.profile, booked_at__gte=start, booked_at__lt=end)
-        changes = [e.changed_at for e in entries if e.changed_at]
         # Marked timesheets near the window's edges may belong to entries outside it.
         inner = (start + KIMAI_WINDOW_MARGIN, end - KIMAI_WINDOW_MARGIN)
         return Scope(
-            entries,
-            [_link_state(link) for link in links],
+            source.fetch_entries_in_window(start, end),
+            lambda: map(link_state, links.iterator(chunk_size=2000)),
             inner if inner[0] < inner[1] else None,
-            max(changes) if changes else None,
         )
 
     def _deleted_since(
-        self, source: SourceConnector, since: datetime, entries: list[TimeEntry]
-    ) -> list[LinkState]:
-        """Links of entries the source says were deleted since ``since`` (and that did not come
-        back): in scope, so the deletion policy applies now."""
-        if not source.supports(Capability.DELETIONS_SINCE):
-            return []
-        gone = set(source.fetch_deleted_since(since)) - {e.external_id for e in entries}
-        if not gone:
-            return []
-        links = Link.objects.filter(profile=self.profile, source_id__in=gone)
-        return [_link_state(link) for link in links]
+        self, source: SourceConnector, since: datetime
+    ) -> Callable[[], list[LinkState]]:
+        """Links of entries the source says were deleted since ``since``: in scope, so the
+        deletion policy applies now (one that came back is among the entries seen, and stays)."""
+
+        def links() -> list[LinkState]:
+            if not source.supports(Capability.DELETIONS_SINCE):
+                return []
+            gone = set(source.fetch_deleted_since(since))
+            if not gone:
+                return []
+            return [
+                link_state(link)
+                for link in Link.objects.filter(profile=self.profile, source_id__in=gone)
+            ]
+
+        return links
 
     def _window(self) -> tuple[datetime, datetime]:
         if self.run.window_start and self.run.window_end:
             return self.run.window_start, self.run.window_end
         end = timezone.now()
         return end - timedelta(days=self.settings.full_lookback_days), end
-
-    def _mapping_context(self, source: SourceConnector, entries: list[TimeEntry]) -> MappingContext:
-        return mapping_context(
-            self.profile, source, entries, refresh_if_stale=self.run.scope != Run.Scope.TICKET,
-            target=self.servers.get("kimai"),
-        )  # fmt: skip
-
-    def _read_kimai(
-        self, target: TargetConnector, scope: Scope, plans: dict[str, TimesheetPlan]
-    ) -> list[TimeEntry]:
-        instants: list[datetime] = []
-        for plan in plans.values():
-            begin = plan.fields.get("begin")
-            if begin is not None and isinstance(begin.value, datetime):
-                instants.append(begin.value)
-        for entry in scope.entries:
-            instants.append(entry.booked_at)
-        instants += [link.booked_at for link in scope.links_in_scope]
-        for payload in scope.open_intents:
-            if isinstance(payload, dict) and payload.get("begin"):
-                instants.append(datetime.fromisoformat(payload["begin"]))
-        if scope.marked_window:
-            instants += list(scope.marked_window)
-        if not instants:
-            return []
-        start = min(instants) - KIMAI_WINDOW_MARGIN
-        end = max(instants) + KIMAI_WINDOW_MARGIN
-        return list(target.fetch_timesheets_in_window(start, end))
 
     def _people(self) -> dict[tuple[int, str], int]:
         """(connection id, external id) → Person id, for the two connections of the profile."""
@@ -419,52 +357,19 @@ class SyncJob:
     def _save_counts(self, counts: dict[str, int], hours: dict[str, Any], done: int) -> None:
         Run.objects.filter(pk=self.run.pk).update(counts=counts, hours=hours, done=done)
 
-    def _advance_watermark(self, scope: Scope) -> None:
-        if self.run.dry_run or scope.newest_change is None:
+    def _advance_watermark(self, newest_change: datetime | None) -> None:
+        if self.run.dry_run or newest_change is None:
             return
         if self.run.scope == Run.Scope.TICKET:
             return
         current = self.settings.watermark
-        if current is None or scope.newest_change > current:
-            SyncSettings.objects.filter(pk=self.settings.pk).update(watermark=scope.newest_change)
+        if current is None or newest_change > current:
+            SyncSettings.objects.filter(pk=self.settings.pk).update(watermark=newest_change)
 
 
-def mapping_context(
-    profile: MappingProfile,
-    source: SourceConnector,
-    entries: list[TimeEntry],
-    *,
-    refresh_if_stale: bool,
-    target: TargetConnector | None = None,
-) -> MappingContext:
-    """What plans ``entries``: people, mappings, rules, Kimai's reference data and, when rules
-    ask for them, the tickets' details. Shared by runs and conflict resolutions. A run passes
-    its ``target`` so a refresh reads through it (and it then knows the tags and the caller)."""
-    agents = [e.agent for e in entries if e.agent is not None]
-    if agents:
-        remember_agents(profile.source, agents)
-    snapshot = getattr(profile.target, "reference_snapshot", None)
-    stale = (
-        snapshot is None
-        or snapshot.fetched_at is None
-        or (timezone.now() - snapshot.fetched_at > REFERENCE_MAX_AGE)
-    )
-    if stale and refresh_if_stale:
-        refresh_reference(profile.target, target)
-    else:
-        match_users_by_email(profile.source, profile.target)
-    context = MappingContext.load(profile.source, profile.target)
-    if context.needs_ticket_details:
-        facts, _groups = ticket_facts(
-            source, {e.ticket.id for e in entries if e.ticket}, context.needs_ticket_tags
-        )
-        context.remember_tickets(facts.values())
-    return context
-
-
-def run_results(items: Iterable[RunItem], settled: Counter[str]) -> dict[str, int]:
-    """What happened to a run's writes, for people and the API."""
-    outcome = Counter(item.result for item in items if item.planned in WRITES)
+def run_results(outcome: Counter[str], settled: Counter[str]) -> dict[str, int]:
+    """What happened to a run's writes (results of its items that write), for people and
+    the API."""
     results = {
         "written": outcome[RunItem.Result.DONE],
         "refused": outcome[RunItem.Result.REFUSED],
@@ -477,13 +382,12 @@ def run_results(items: Iterable[RunItem], settled: Counter[str]) -> dict[str, in
     return results
 
 
-def final_status(results: dict[str, int], items: Iterable[RunItem]) -> str:
+def final_status(results: dict[str, int], adopted: bool) -> str:
     """Succeeded only when every write went through; partial when some did (or entries were
     adopted); failed when writes went wrong and nothing was done."""
     wrong = results["refused"] + results["uncertain"] + results["failed"]
     if not wrong:
         return Run.Status.SUCCEEDED
-    adopted = any(i.planned == Outcome.ADOPT and i.result == RunItem.Result.DONE for i in items)
     return Run.Status.PARTIAL if results["written"] or adopted else Run.Status.FAILED
 
 
@@ -517,20 +421,3 @@ def _in_brief(figures: dict[str, Any]) -> dict[str, Any]:
         brief[f"{name}_limit_reason"] = shown["reason"]
         brief[f"{name}_p95_ms"] = shown["p95_ms"]
     return brief
-
-
-def _link_state(link: Link) -> LinkState:
-    return LinkState(
-        link.source_id, link.kimai_id, link.source_fingerprint, link.target_fingerprint,
-        link.booked_at, link.ticket_id,
-    )  # fmt: skip
-
-
-def _hours(items: Iterable[RunItem]) -> dict[str, Any]:
-    """Seconds to create and update per Kimai user (Person id; "unknown" without one)."""
-    totals: dict[str, dict[str, int]] = defaultdict(lambda: {"create": 0, "update": 0})
-    for item in items:
-        if item.planned in (Outcome.CREATE, Outcome.UPDATE):
-            key = str(item.kimai_user_id) if item.kimai_user_id else "unknown"
-            totals[key][item.planned] += max(0, item.duration_seconds)
-    return dict(totals)

@@ -1,10 +1,10 @@
 """Reconciliation: compare each Zammad entry with Kimai and decide one outcome. Pure, no I/O.
 
-The engine loads everything first (entries, their mapping plans, our links, the Kimai timesheets of
-the window) and calls :func:`reconcile`, which returns one :class:`Decision` per entry and one per
-orphan (a link or marked timesheet whose Zammad entry is gone). Keeping this free of the database
-and the network is what lets 100,000 entries reconcile in a few seconds, and lets tests state
-every case as plain data.
+The engine loads a batch (entries, their mapping plans, our links, the Kimai timesheets of its
+span) and asks a :class:`Reconciler` for one :class:`Decision` per entry; after the last batch,
+one per orphan (a link or marked timesheet whose Zammad entry is gone). Keeping this free of the
+database and the network is what lets 100,000 entries reconcile in a few seconds, and lets tests
+state every case as plain data.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from apps.connectors.entry import TimeEntry
 from apps.mappings.engine import MappingContext, TimesheetPlan, plan_timesheet
 from apps.mappings.lookups import ticket_facts
 from apps.mappings.models import MappingProfile
-from apps.sync.engine import mapping_context
+from apps.sync.batches import mapping_context
 from apps.sync.models import Conflict
 
 # Kimai timesheets are looked up in a window around their begin (the connector has no GET by id).
