@@ -197,6 +197,8 @@ def connection_health() -> list[ConnectionHealth]:
         report = connection.last_check or {}
         if not connection.enabled:
             rows.append(ConnectionHealth(connection, "disabled", "disabled"))
+        elif not connection.kind_available:  # its last check predates the uninstall
+            rows.append(ConnectionHealth(connection, "fail", connection.kind_problem))
         elif connection.last_checked is None:
             rows.append(ConnectionHealth(connection, "unchecked", "not tested yet"))
         elif connection.last_error or not report.get("ok", False):

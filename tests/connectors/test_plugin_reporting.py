@@ -122,3 +122,18 @@ def test_the_form_of_a_plugin_whose_defaults_need_a_value_shows_its_settings(
     html = response.content.decode()
     assert response.status_code == 200
     assert 'name="settings.email"' in html and 'name="settings.page_size"' in html
+
+
+@pytest.mark.django_db
+def test_the_dashboard_says_a_connections_kind_is_missing_despite_its_last_good_check(
+    admin_client: Client, broken_plugin: FakeEnvironment
+) -> None:
+    connection = _jira_connection()
+    Connection.objects.filter(pk=connection.pk).update(
+        last_checked=timezone.now(), last_check={"ok": True, "version": "10.3"}, last_error=""
+    )
+
+    html = admin_client.get("/").content.decode()
+    assert '<strong>Jira Cloud</strong> <span class="muted small">Jira</span>' in html
+    assert "The connector kind &#x27;jira&#x27; could not be loaded" in html
+    assert "works, version 10.3" not in html
