@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.core.management import call_command
 from django_q.models import Schedule, Task
 from model_bakery import baker
 
@@ -92,3 +93,15 @@ def test_the_prune_runs_nightly_on_the_worker_schedule() -> None:
         "apps.gdpr.tasks.prune_expired", Schedule.DAILY,
     )  # fmt: skip
     assert schedule.next_run is not None and schedule.next_run.hour == 3
+
+
+def test_the_command_says_what_would_go_and_then_prunes(
+    history: dict[str, list[int]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with time_machine.travel(NOW, tick=False):
+        call_command("prune_expired", "--dry-run")
+        assert "1 finished sync runs (older than 90 days)" in capsys.readouterr().out
+        assert Run.objects.count() == 2
+        call_command("prune_expired")
+    assert "deleted 1 runs" in capsys.readouterr().out
+    assert list(Run.objects.values_list("pk", flat=True)) == history["new"]
