@@ -2,8 +2,9 @@
 
 A human appears as several ``Person`` rows: the Zammad agent, the Kimai user, perhaps a ticket
 customer. Asked by e-mail, every row with that address (ignoring case); asked by id, that row.
-Either way the rows a user mapping links to them are added (registered by the mappings app),
-so the agent and their Kimai user are exported and purged together.
+Either way the rows a one-to-one user mapping links to them are added (registered by the
+mappings app), so the agent and their Kimai user are exported and purged together; a Kimai user
+several agents book to is nobody's alone and is left out.
 """
 
 from __future__ import annotations

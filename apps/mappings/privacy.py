@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from apps.gdpr.models import Person
 from apps.gdpr.registry import PersonalData, model_rows, register_personal_data
@@ -16,11 +16,23 @@ def _mappings(subject: Subject) -> QuerySet[UserMapping]:
 
 
 def _mapped_to(ids: set[int]) -> set[int]:
-    """The other side of each user mapping of these people."""
-    pairs = UserMapping.objects.filter(Q(agent__in=ids) | Q(kimai_user__in=ids)).values_list(
-        "agent_id", "kimai_user_id"
+    """The other side of each user mapping of these people, when the mapping is one to one: a
+    Kimai user that several agents book to (a shared or fallback account) is nobody's alone, so
+    it is neither added to an agent's purge nor does it bring in every agent mapped to it."""
+    pairs = list(
+        UserMapping.objects.filter(Q(agent__in=ids) | Q(kimai_user__in=ids)).values_list(
+            "agent_id", "kimai_user_id"
+        )
     )
-    return {pk for pair in pairs for pk in pair}
+    users = {user for _, user in pairs}
+    shared = set(
+        UserMapping.objects.filter(kimai_user__in=users)
+        .values("kimai_user")
+        .annotate(agents=Count("agent", distinct=True))
+        .filter(agents__gt=1)
+        .values_list("kimai_user", flat=True)
+    )
+    return {pk for agent, user in pairs if user not in shared for pk in (agent, user)}
 
 
 def _keep_matches(subject: Subject) -> int:

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 
 from apps.gdpr.models import Person, RetentionPolicy
-from apps.mappings.models import MappingProfile
+from apps.mappings.models import MappingProfile, UserMapping
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +73,19 @@ def test_a_forgotten_person_stays_forgotten_whatever_writes_the_row(
     )  # fmt: skip
     pat.refresh_from_db()
     assert (pat.email, pat.name, pat.purged_at is not None) == ("", "", True)
+
+
+def test_a_kimai_user_shared_by_several_agents_is_nobodys_alone(
+    api_client: Client, pat: Person, profile: MappingProfile
+) -> None:
+    shared = Person.objects.create(connection=profile.target, external_id="1", kind="target_user",
+                                   email="support@example.com", name="Support desk")  # fmt: skip
+    other = Person.objects.create(connection=profile.source, external_id="9", kind="agent",
+                                  email="max@example.com", name="Max")  # fmt: skip
+    for agent in (pat, other):
+        UserMapping.objects.create(agent=agent, target=profile.target, kimai_user=shared,
+                                   method="manual")  # fmt: skip
+    mine = api_client.get("/api/v1/gdpr/people", {"email": pat.email}).json()
+    assert [p["id"] for p in mine["people"]] == [pat.pk]
+    theirs = api_client.get("/api/v1/gdpr/people", {"person_id": shared.pk}).json()
+    assert [p["id"] for p in theirs["people"]] == [shared.pk]
