@@ -45,6 +45,7 @@ from apps.connectors.kimai.client import (
     parse_kimai_time,
 )
 from apps.connectors.kimai.config import KimaiSettings
+from apps.connectors.paging import read_ahead
 
 logger = structlog.get_logger(__name__)
 
@@ -136,7 +137,8 @@ class KimaiConnector(TargetConnector):
             "full": "true",
         }
         seen: set[int] = set()
-        for page in self.client.timesheet_pages(filters, self.settings.page_size):
+        # The next page is on its way while this one is read.
+        for page in read_ahead(self.client.timesheet_pages(filters, self.settings.page_size)):
             for row in page:
                 if row["id"] in seen:  # records inserted while we page shift the pages
                     continue

@@ -35,6 +35,7 @@ from apps.connectors.base import (
 from apps.connectors.entry import ActivityRef, AgentRef, OrganizationRef, TicketRef, TimeEntry
 from apps.connectors.facts import Fact, TicketFacts
 from apps.connectors.http import ExternalServiceError, OutboundHttpClient, display_url
+from apps.connectors.paging import read_ahead
 from apps.connectors.zammad.client import Row, ZammadClient, parse_zammad_time
 from apps.connectors.zammad.config import MINUTES_PER_UNIT, ZammadSettings
 
@@ -171,7 +172,8 @@ class ZammadConnector(SourceConnector):
         column = self.settings.booked_at
         pages = self._global_pages(f"{column},id", "desc,desc")
         if pages is not None:
-            yield from self._newest_first(pages, column, start, end, None)
+            # The next page is on its way while this one is normalized, planned and written.
+            yield from self._newest_first(read_ahead(pages), column, start, end, None)
             return
         # An entry's creation changes its ticket's total, which bumps the ticket (§1.5.3), so
         # every ticket with an entry created since `start` has updated_at >= start.
