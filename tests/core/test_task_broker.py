@@ -40,8 +40,11 @@ def test_it_wakes_a_waiting_worker_when_a_task_commits(brokers: list[NotifyingOR
     worker = _listening(brokers[0])
 
     def wait() -> None:
+        # The wait itself, not dequeue(): dequeue() first looks at the table, and on a slow
+        # start the thread would claim the task there and never wait. LISTEN is already on,
+        # so a notification sent before the wait begins still ends it.
         try:
-            worker.dequeue()
+            worker._wait_for_notification(LONG_POLL)
         finally:
             connection.close()  # this thread's own database connection
 
