@@ -17,6 +17,7 @@ from apps.core.api_errors import ErrorOut
 from apps.core.api_types import Id, Instant, Offset, Pagination
 from apps.core.audit import actor_of_request
 from apps.core.models import AuditEvent
+from apps.core.paging import keyed_slice
 from apps.mappings.services import NotConfigured, current_pair, profile_for
 from apps.sync.auditlog import AuditFilters, change_dicts, export_response
 from apps.sync.conflict_pages import (
@@ -152,7 +153,7 @@ def get_run(
     run = get_object_or_404(Run, pk=run_id)
     items = RunItem.objects.filter(run=run)
     body = {name: getattr(run, name) for name in RunOut.model_fields}
-    body["items"] = list(items[items_offset : items_offset + items_limit])
+    body["items"] = keyed_slice(items, items_offset, items_offset + items_limit)
     body["items_total"] = items.count()
     return body
 
@@ -527,7 +528,7 @@ def list_audit(
     events = filters.apply(AuditEvent.objects.all())
     if format != "page":
         return export_response(events, format)
-    items = list(events[offset : offset + limit])
+    items = keyed_slice(events, offset, offset + limit)
     names = actor_labels(e.actor for e in items)
     for event in items:
         event.changes = change_dicts(event)  # type: ignore[attr-defined]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
@@ -13,29 +12,24 @@ from django.views.decorators.http import require_GET
 from apps.accounts.actors import actor_labels
 from apps.core.http import HtmxHttpRequest
 from apps.core.models import AuditEvent
-from apps.sync.auditlog import AuditFilters, changes, export_response
+from apps.core.paging import keyed_page
+from apps.sync.auditlog import AuditFilters, changes, distinct_values, export_response
 
 PER_PAGE = 50
 PAGE = "sync/audit.html"
 
 
-def _distinct(name: str) -> list[str]:
-    values = AuditEvent.objects.order_by(name).values_list(name, flat=True).distinct()
-    return [v for v in values if v]
-
-
 def audit_context(filters: AuditFilters, page_number: str | None) -> dict[str, Any]:
-    page = Paginator(filters.apply(AuditEvent.objects.all()), PER_PAGE).get_page(page_number)
-    events = list(page.object_list)
-    actors = _distinct("actor")
+    page = keyed_page(filters.apply(AuditEvent.objects.all()), page_number, PER_PAGE)
+    actors = distinct_values("actor")
     labels = actor_labels(actors)
     return {
         "filters": filters,
         "page": page,
-        "events": [(e, labels[e.actor], changes(e.shown_before, e.shown_after)) for e in events],
+        "events": [(e, labels[e.actor], changes(e.shown_before, e.shown_after)) for e in page],
         "actors": [(a, labels[a]) for a in actors],
-        "actions": _distinct("action"),
-        "object_types": _distinct("object_type"),
+        "actions": distinct_values("action"),
+        "object_types": distinct_values("object_type"),
         "extra_query": f"&{filters.query()}" if filters.query() else "",
         "query": filters.query(),
     }

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -30,6 +31,8 @@ CSV_COLUMNS = (
 )  # fmt: skip
 CHUNK = 2000
 MISSING = object()
+# The columns the page offers as choices; each has an index that begins with it.
+CHOICE_COLUMNS = ("actor", "action", "object_type")
 
 
 def _instant(value: str | None, *, end: bool = False) -> datetime | None:
@@ -44,6 +47,29 @@ def _instant(value: str | None, *, end: bool = False) -> datetime | None:
     except ValueError:
         return None
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+def distinct_values(column: str) -> list[str]:
+    """The different values of one of ``CHOICE_COLUMNS``, but the empty one, in order.
+
+    PostgreSQL answers ``SELECT DISTINCT`` by reading every event (15 ms for 100,000, and
+    growing with them); this walks the column's index from each value to the next instead, a
+    few reads per value whatever the number of events (a "loose index scan")."""
+    if column not in CHOICE_COLUMNS:
+        raise ValueError(f"not a column the audit page offers: {column}")
+    name, table = connection.ops.quote_name(column), AuditEvent._meta.db_table
+    sql = f"""
+        WITH RECURSIVE walk(value) AS (
+            (SELECT {name} FROM {table} ORDER BY {name} LIMIT 1)
+            UNION ALL
+            SELECT (SELECT {name} FROM {table} WHERE {name} > walk.value ORDER BY {name} LIMIT 1)
+            FROM walk WHERE walk.value IS NOT NULL
+        )
+        SELECT value FROM walk WHERE value IS NOT NULL AND value <> ''
+    """  # the column is one of ours, never input
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        return [row[0] for row in cursor.fetchall()]
 
 
 @dataclass(frozen=True)

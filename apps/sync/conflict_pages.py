@@ -12,11 +12,11 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.paginator import Page, Paginator
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from apps.accounts.actors import actor_label
+from apps.core.paging import keyed_page
 from apps.gdpr.models import Person
 from apps.sync.comparison import Comparison, compare, user_ids
 from apps.sync.models import Conflict
@@ -173,9 +173,7 @@ def conflict_list_context(filters: ConflictFilters, page_number: str | None) -> 
         (value, label, counts.get(value, 0), filters.query(kind=value))
         for value, label in Conflict.Kind.choices
     ]
-    page: Page[Conflict] = Paginator(filters.apply(conflicts_with_people()), PER_PAGE).get_page(
-        page_number
-    )
+    page = keyed_page(filters.apply(conflicts_with_people()), page_number, PER_PAGE)
     labels = user_labels(page.object_list)
     zone = timezone.get_current_timezone()  # one page, one zone
     return {

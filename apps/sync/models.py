@@ -259,7 +259,8 @@ class RunItem(models.Model):
 
     NOT_WRITTEN = (Result.FAILED, Result.REFUSED)
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items")
+    # Indexed by the run page's two indexes below, which begin with the run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="items", db_index=False)
     source_id = models.CharField(max_length=64)
     ticket_id = models.CharField(max_length=64, blank=True)
     ticket_number = models.CharField(max_length=50, blank=True)
@@ -280,8 +281,11 @@ class RunItem(models.Model):
 
     class Meta:
         ordering = ["id"]
+        # A run page reads one page of a run's entries in order, all or of one outcome, with
+        # no sort of the run's 100,000 entries (bench/pages_bench.py).
         indexes = [
-            models.Index(fields=["run", "planned"]),
+            models.Index(fields=["run", "id"], name="sync_runitem_run_page"),
+            models.Index(fields=["run", "planned", "id"], name="sync_runitem_run_outcome_page"),
             models.Index(
                 fields=["source_changed_at"],
                 condition=models.Q(source_changed_at__isnull=False),
@@ -440,7 +444,11 @@ class Conflict(models.Model):
                 name="one_open_conflict_per_entry",
             )
         ]
-        indexes = [models.Index(fields=["profile", "status", "kind"])]
+        indexes = [
+            models.Index(fields=["profile", "status", "kind"]),
+            # The list of open conflicts, newest first: a deep page is read off it.
+            models.Index(fields=["status", "created_at", "id"], name="sync_conflict_list_page"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.source_id}"

@@ -15,6 +15,7 @@ from django_htmx.http import HttpResponseStopPolling
 from apps.accounts.actors import actor_label
 from apps.core import audit
 from apps.core.http import HtmxHttpRequest
+from apps.core.paging import keyed_page
 from apps.gdpr.models import Person
 from apps.mappings.services import NotConfigured, current_pair, profile_for
 from apps.sync.engine import settings_of
@@ -105,7 +106,7 @@ def run_context(run: Run, query: QueryDict) -> dict[str, Any]:
         items = items.filter(planned=outcome)
     else:
         outcome = ""
-    page = Paginator(items, ITEMS_PER_PAGE).get_page(query.get("page"))
+    page = keyed_page(items, query.get("page"), ITEMS_PER_PAGE)
     named = people_namer((item.reason for item in page), run.profile)
     for item in page:
         item.reason_text = named(item.reason)  # type: ignore[attr-defined]

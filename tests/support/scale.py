@@ -131,11 +131,12 @@ def add_conflicts(profile: MappingProfile, first: int, count: int) -> None:
     Conflict.objects.bulk_create(rows, batch_size=2000)
 
 
-def add_audit_events(first: int, count: int) -> None:
-    """Audit events three minutes apart, by four actors, on 5,000 tickets and 100 per run."""
+def add_audit_events(first: int, count: int, start: datetime = AUDIT_T0) -> None:
+    """Audit events three minutes apart from ``start``, by four actors, on 5,000 tickets and
+    100 per run; timesheet writes say when the work began (the dashboard's chart reads it)."""
     rows = [
         AuditEvent(
-            at=AUDIT_T0 + timedelta(minutes=3 * i),
+            at=start + timedelta(minutes=3 * i),
             actor=AUDIT_ACTORS[i % 4],
             action=AUDIT_ACTIONS[i % 4],
             object_type="conflict" if i % 4 >= 2 else "kimai.timesheet",
@@ -143,7 +144,11 @@ def add_audit_events(first: int, count: int) -> None:
             ticket=str(30_000 + i % 5000),
             run_id=i // 100,
             before={"duration_seconds": 1800, "status": "open"} if i % 4 else None,
-            after={"duration_seconds": 1200 + i % 7, "status": "resolved"},
+            after={
+                "duration_seconds": 1200 + i % 7,
+                "status": "resolved",
+                "begin": (start + timedelta(minutes=3 * i - 30)).isoformat(),
+            },
         )  # fmt: skip
         for i in range(first, first + count)
     ]
@@ -156,7 +161,7 @@ def _run_item(run: Run, i: int, users: list[int]) -> RunItem:
         Outcome.CONFLICT: f"Zammad agent #{i % AGENTS} has no Kimai user.",
         Outcome.SKIP: "Zero minutes: nothing to book.",
         Outcome.IN_SYNC: f"Already in Kimai as timesheet {50_000 + i}.",
-    }.get(outcome, f"Booked for Kimai user #{i % KIMAI_USERS}.")
+    }.get(outcome, f"Kimai user #{i % KIMAI_USERS} gets it.")
     return RunItem(
         run=run, source_id=str(i), ticket_id=str(1000 + i % 900),
         ticket_number=str(30_000 + i % 900), booked_at=T0 + timedelta(minutes=7 * i),

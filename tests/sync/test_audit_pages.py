@@ -12,6 +12,7 @@ from django.test import Client
 
 from apps.accounts.models import ApiKey, User
 from apps.core.models import AuditEvent
+from apps.sync.auditlog import distinct_values
 
 T0 = datetime(2026, 3, 1, 12, tzinfo=UTC)
 
@@ -95,6 +96,19 @@ def test_the_filters_offer_the_actors_and_actions_there_are(
     for action in ("conflict.resolve", "kimai.timesheet.create", "kimai.timesheet.update"):
         assert f'<option value="{action}">{action}</option>' in html
     assert '<option value="schedule">the schedule</option>' in html
+
+
+@pytest.mark.django_db
+def test_the_choices_are_each_value_once_in_order_without_the_empty_one(
+    events: list[AuditEvent],
+) -> None:
+    AuditEvent.objects.create(actor="schedule", action="conflict.resolve", object_type="")
+    assert distinct_values("action") == [
+        "api_key.create", "conflict.resolve", "kimai.timesheet.create", "kimai.timesheet.update",
+    ]  # fmt: skip
+    assert distinct_values("object_type") == ["api_key", "conflict", "kimai.timesheet"]
+    with pytest.raises(ValueError):
+        distinct_values("before")
 
 
 @pytest.mark.django_db
