@@ -34,7 +34,7 @@ from apps.sync.batches import (
     batched,
     link_state,
 )
-from apps.sync.locks import profile_lock
+from apps.sync.locks import oldest_queued_run, profile_lock
 from apps.sync.models import Conflict, Link, Outcome, Run, RunItem, SyncSettings, WriteIntent
 from apps.sync.reconcile import Decision, LinkState
 from apps.sync.writer import KimaiWriter, WriteResult
@@ -55,20 +55,20 @@ def execute_run(run_id: int) -> Run | None:
     run = Run.objects.filter(pk=run_id).select_related("profile").first()
     if run is None:
         return None
-    with profile_lock(run.profile_id) as acquired:
-        if not acquired:
-            logger.info("run_waits_for_lock", run=run.pk, profile=run.profile_id)
-            return run  # the run holding the lock picks this one up when it finishes
-        _fail_interrupted_runs(run.profile_id)
-        next_id: int | None = run.pk
-        while next_id is not None:
-            _run_claimed(next_id)
-            next_id = (
-                Run.objects.filter(profile_id=run.profile_id, status=Run.Status.QUEUED)
-                .order_by("created_at", "id")
-                .values_list("id", flat=True)
-                .first()
-            )
+    next_run: Run | None = run
+    while next_run is not None:
+        with profile_lock(run.profile_id, wake=False) as acquired:
+            if not acquired:
+                # The holder runs this one, or looks for it once it lets the lock go.
+                logger.info("run_waits_for_lock", run=run.pk, profile=run.profile_id)
+                return run
+            _fail_interrupted_runs(run.profile_id)
+            while next_run is not None:
+                _run_claimed(next_run.pk)
+                next_run = oldest_queued_run(run.profile_id)
+        # A run that committed after our last look, and whose task found the lock still ours,
+        # waits for us (apps/sync/locks.py): look again now that the lock is free.
+        next_run = oldest_queued_run(run.profile_id)
     run.refresh_from_db()
     return run
 

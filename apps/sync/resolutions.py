@@ -46,7 +46,7 @@ from apps.sync.resolution_choices import (
     kind_hint,
     version_of,
 )
-from apps.sync.services import enqueue_run, request_run
+from apps.sync.services import request_run
 from apps.sync.sides import SHEET_WINDOW, Sides
 
 logger = structlog.get_logger("zks.sync.resolutions")
@@ -106,34 +106,18 @@ BUSY_MESSAGE = (
 
 @contextmanager
 def exclusive(profile_id: int, wait_seconds: float | None = None) -> Iterator[None]:
-    """Hold the profile's lock (waiting a little for a run to finish), then wake runs that were
-    asked for meanwhile: their worker found the lock taken and left them queued."""
+    """Hold the profile's lock (waiting a little for a run to finish); runs asked for meanwhile
+    are woken when it is let go (apps/sync/locks.py)."""
     wait = LOCK_WAIT_SECONDS if wait_seconds is None else wait_seconds
     deadline = time.monotonic() + wait
-    held = False
-    try:
-        while True:
-            with profile_lock(profile_id) as acquired:
-                if acquired:
-                    held = True
-                    yield
-                    return
-            if time.monotonic() >= deadline:
-                raise ResolutionRefused(BUSY_MESSAGE, ResolutionRefused.BUSY)
-            time.sleep(0.1)
-    finally:
-        if held:
-            _wake_waiting_run(profile_id)
-
-
-def _wake_waiting_run(profile_id: int) -> None:
-    waiting = (
-        Run.objects.filter(profile_id=profile_id, status=Run.Status.QUEUED)
-        .order_by("created_at", "id")
-        .first()
-    )
-    if waiting is not None:  # a second task for it is harmless: runs are claimed atomically
-        enqueue_run(waiting)
+    while True:
+        with profile_lock(profile_id) as acquired:
+            if acquired:
+                yield
+                return
+        if time.monotonic() >= deadline:
+            raise ResolutionRefused(BUSY_MESSAGE, ResolutionRefused.BUSY)
+        time.sleep(0.1)
 
 
 # -- resolving one conflict ------------------------------------------------------------------------

@@ -84,6 +84,15 @@ def test_the_worker_starts_after_the_web_container_migrated_and_waits_itself_too
     assert worker["command"][3:] == ["--wait", "600"]
 
 
+def test_the_worker_service_can_be_scaled() -> None:
+    services = _compose()["services"]
+    worker = services["worker"]
+    assert "container_name" not in worker and "ports" not in worker
+    assert services["db"]["command"] == [
+        "postgres", "-c", "max_connections=${POSTGRES_MAX_CONNECTIONS:-200}"
+    ]  # fmt: skip
+
+
 def test_the_demo_profile_adds_the_doubles_with_the_pair_from_the_same_image() -> None:
     services = _compose()["services"]
     doubles = services["doubles"]

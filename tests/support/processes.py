@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
 from urllib.parse import quote
 
+import psutil
 from django.conf import settings
 from django.db import connection
 
@@ -56,3 +59,20 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
             return
         time.sleep(0.25)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def stop_process_tree(process: subprocess.Popen[bytes], grace: float = 30) -> None:
+    """SIGTERM (a worker's cluster stops its own processes), then SIGKILL for whatever is left
+    of it after ``grace`` seconds."""
+    try:
+        family = [process.pid, *(c.pid for c in psutil.Process(process.pid).children(True))]
+    except psutil.NoSuchProcess:
+        family = []
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=grace)
+    for pid in family:
+        with suppress(psutil.NoSuchProcess):
+            psutil.Process(pid).kill()
+    process.wait(timeout=10)

@@ -19,26 +19,9 @@ from apps.sync.models import Link, Run, WriteIntent
 from apps.sync.services import coalesce_key
 from tests.doubles.base import Fault
 from tests.support.processes import child_env, start_manage, url_for_test_database, wait_for
-from tests.sync.world import World
+from tests.sync.world import World, assert_one_timesheet_per_entry
 
 HORIZON_SECONDS = 2.0  # the kill test's Kimai timeouts: 0.5 + 0.5 + 1.0
-
-
-def _timesheets_per_marker(world: World) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for sheet in world.kimai_double.all_timesheets():
-        for word in (sheet.description or "").split():
-            if word.startswith(f"zks-{world.zammad.pk}-"):
-                counts[word] += 1
-    return counts
-
-
-def _assert_one_timesheet_per_entry(world: World) -> None:
-    per_marker = _timesheets_per_marker(world)
-    assert per_marker, "nothing was synced"
-    assert max(per_marker.values()) == 1, per_marker.most_common(3)
-    created = Link.objects.exclude(origin=Link.Origin.ADOPTED).count()
-    assert len(per_marker) == created
 
 
 def _post_timesheets(world: World) -> int:
@@ -60,7 +43,7 @@ def test_a_5xx_after_kimai_committed_is_verified_and_adopted(world: World, statu
     )
     run = world.run()
     assert run.status == Run.Status.SUCCEEDED, run.error
-    _assert_one_timesheet_per_entry(world)
+    assert_one_timesheet_per_entry(world)
     assert not WriteIntent.objects.filter(state__in=WriteIntent.OPEN_STATES).exists()
 
 
@@ -68,7 +51,7 @@ def test_a_5xx_after_kimai_committed_is_verified_and_adopted(world: World, statu
 def test_a_5xx_before_kimai_committed_is_sent_again_after_checking(world: World) -> None:
     world.kimai_double.inject(Fault("error_before_commit", "POST", "/api/timesheets", times=2))
     world.run()
-    _assert_one_timesheet_per_entry(world)
+    assert_one_timesheet_per_entry(world)
     searches = world.kimai_double.requests_to("GET", "/api/timesheets")
     assert any(r.param("term") for r in searches), "the marker was searched before sending again"
 
@@ -81,7 +64,7 @@ def test_a_timeout_after_kimai_committed_leaves_one_timesheet(world: World) -> N
     )
     run = world.run()
     assert run.status == Run.Status.SUCCEEDED, run.error
-    _assert_one_timesheet_per_entry(world)
+    assert_one_timesheet_per_entry(world)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -93,7 +76,7 @@ def test_a_kimai_outage_loses_nothing_and_the_next_run_catches_up(world: World) 
     world.kimai_double.faults.clear()
     second = world.run()
     assert second.counts.get("create") == first.counts["create"]
-    _assert_one_timesheet_per_entry(world)
+    assert_one_timesheet_per_entry(world)
 
 
 def _first_bookable(world: World) -> tuple[object, TimesheetDraft, str]:
@@ -120,7 +103,7 @@ def test_a_crash_after_recording_the_intent_and_before_sending_is_recovered(
     # The crash was a while ago: no request it might have sent can still arrive.
     WriteIntent.objects.filter(pk=intent.pk).update(updated_at=timezone.now() - timedelta(hours=1))
     world.run()
-    _assert_one_timesheet_per_entry(world)
+    assert_one_timesheet_per_entry(world)
     assert WriteIntent.objects.get(marker=marker, state="abandoned")
 
 
@@ -135,7 +118,7 @@ def test_a_crash_after_kimai_committed_and_before_our_commit_is_recovered(world:
         target.create_timesheet(draft)  # type: ignore[attr-defined]
     posts_before = _post_timesheets(world)
     world.run()
-    _assert_one_timesheet_per_entry(world)
+    assert_one_timesheet_per_entry(world)
     link = Link.objects.get(source_id=entry.external_id)  # type: ignore[attr-defined]
     assert WriteIntent.objects.get(marker=marker).state == "done"
     assert link.marker == marker
@@ -177,7 +160,7 @@ def test_eight_concurrent_runs_on_one_ticket_post_each_entry_once(world: World) 
         Run.objects.filter(pk__in=[r.pk for r in runs]).values_list("status", flat=True)
     )
     assert statuses == {"succeeded": 8}
-    _assert_one_timesheet_per_entry(world)
+    assert_one_timesheet_per_entry(world)
     posts = world.kimai_double.requests_to("POST", "/api/timesheets")
     assert len(posts) == Link.objects.filter(origin=Link.Origin.CREATED).count()
 
@@ -222,7 +205,7 @@ def test_a_worker_killed_mid_run_leaves_nothing_doubled_after_the_next_run(
     time.sleep(HORIZON_SECONDS + 0.5)
     final = world.run()
     assert final.status == Run.Status.SUCCEEDED, final.error
-    _assert_one_timesheet_per_entry(world)
+    assert_one_timesheet_per_entry(world)
     interrupted = Run.objects.filter(status=Run.Status.INTERRUPTED, error__startswith="Interrupted")
     assert interrupted.count() == 2
     assert sys.platform.startswith("linux")

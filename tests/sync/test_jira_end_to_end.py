@@ -4,7 +4,6 @@ as conflicts, edits and deletions in Jira followed, and a second run that change
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from apps.sync.models import Conflict, Link, Run, SyncSettings
 from tests.doubles.base import Fault
 from tests.doubles.jira.model import Flavour
 from tests.sync.jira_world import JiraWorld, jira_world
+from tests.sync.world import timesheets_per_marker
 
 
 @pytest.fixture(params=["cloud", "datacenter"])
@@ -29,15 +29,6 @@ def flavour(request: pytest.FixtureRequest) -> Flavour:
 def jworld(db: None, flavour: Flavour) -> Iterator[JiraWorld]:
     with jira_world(weeks=1, flavour=flavour) as built:
         yield built
-
-
-def _per_marker(world: JiraWorld) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for sheet in world.kimai_double.all_timesheets():
-        for word in (sheet.description or "").split():
-            if word.startswith(f"zks-{world.zammad.pk}-"):
-                counts[word] += 1
-    return counts
 
 
 def _visible(world: JiraWorld) -> list[int]:
@@ -57,7 +48,7 @@ def test_a_first_run_books_each_visible_worklog_once_and_flags_people_without_a_
     run = jworld.run()
     assert run.status == Run.Status.SUCCEEDED, run.error
 
-    per_marker = _per_marker(jworld)
+    per_marker = timesheets_per_marker(jworld)
     assert set(per_marker.values()) == {1}
     booked = {int(m.split("-")[2]) for m in per_marker}
     waiting = {int(c.source_id) for c in Conflict.objects.filter(kind="unmapped_user")}
@@ -218,7 +209,7 @@ def test_jira_rate_limits_are_waited_out_and_the_run_succeeds(jworld: JiraWorld)
 
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert [r.status for r in jworld.jira.requests].count(429) == 2
-    assert set(_per_marker(jworld).values()) == {1}
+    assert set(timesheets_per_marker(jworld).values()) == {1}
 
 
 @pytest.mark.django_db
@@ -234,7 +225,7 @@ def test_a_jira_outage_fails_the_run_and_the_next_run_books_everything(
     jworld.jira.faults.clear()
     run = jworld.run()
     assert run.status == Run.Status.SUCCEEDED, run.error
-    assert set(_per_marker(jworld).values()) == {1}
+    assert set(timesheets_per_marker(jworld).values()) == {1}
 
 
 @pytest.mark.django_db

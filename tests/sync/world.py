@@ -12,7 +12,7 @@ from apps.connectors.models import Connection
 from apps.mappings.catalog import Catalog
 from apps.mappings.models import MappingProfile
 from apps.mappings.reference import kimai_reference, refresh_reference
-from apps.sync.models import Run
+from apps.sync.models import Link, Run
 from apps.sync.services import request_run
 from tests.doubles.dataset import Dataset, demo_dataset
 from tests.doubles.demo_pair import add_demo_rules
@@ -74,6 +74,24 @@ class World:
         ]
 
 
+def timesheets_per_marker(world: World) -> Counter[str]:
+    """How many timesheets in the Kimai double carry each of the pair's markers."""
+    counts: Counter[str] = Counter()
+    for sheet in world.kimai_double.all_timesheets():
+        for word in (sheet.description or "").split():
+            if word.startswith(f"zks-{world.zammad.pk}-"):
+                counts[word] += 1
+    return counts
+
+
+def assert_one_timesheet_per_entry(world: World) -> None:
+    per_marker = timesheets_per_marker(world)
+    assert per_marker, "nothing was synced"
+    assert max(per_marker.values()) == 1, per_marker.most_common(3)
+    links = Link.objects.filter(profile=world.profile)
+    assert len(per_marker) == links.exclude(origin=Link.Origin.ADOPTED).count()
+
+
 def configure(zammad: Connection, kimai: Connection, double: KimaiDouble) -> MappingProfile:
     """The demo's rules and mappings (tests/doubles/demo_pair.py): each customer organization to
     its Kimai project, Umbrella Health (no Kimai customer yet) to a project per organization,
@@ -86,17 +104,19 @@ def configure(zammad: Connection, kimai: Connection, double: KimaiDouble) -> Map
 
 
 @contextmanager
-def demo_world(weeks: int = 1, dataset: Dataset | None = None) -> Iterator[World]:
-    """The demo data set (or ``dataset``) served by both doubles, and a configured pair."""
+def demo_world(weeks: int = 1, dataset: Dataset | None = None, suffix: str = "") -> Iterator[World]:
+    """The demo data set (or ``dataset``) served by both doubles, and a configured pair
+    (``suffix`` after its connections' names, for a second pair)."""
     dataset = dataset or demo_dataset(weeks=weeks, now=NOW)
     with served_doubles(dataset) as served:
         served.kimai.set_now(NOW)
         zammad = Connection.objects.create(
-            kind="zammad", name="Zammad", base_url=served.zammad_url, token=dataset.zammad_token,
-            settings={"time_unit": "minute"},
+            kind="zammad", name=f"Zammad{suffix}", base_url=served.zammad_url,
+            token=dataset.zammad_token, settings={"time_unit": "minute"},
         )  # fmt: skip
         kimai = Connection.objects.create(
-            kind="kimai", name="Kimai", base_url=served.kimai_url, token=dataset.kimai_token
-        )
+            kind="kimai", name=f"Kimai{suffix}", base_url=served.kimai_url,
+            token=dataset.kimai_token,
+        )  # fmt: skip
         profile = configure(zammad, kimai, served.kimai)
         yield World(served, zammad, kimai, profile)
