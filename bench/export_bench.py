@@ -13,17 +13,10 @@ Runs in its own embedded PostgreSQL (DATA_DIR=var/bench) so development data is 
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DATA_DIR", str(ROOT / "var" / "bench"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+import bench  # noqa: F401  (the shared setup: path, database, settings)
 
 EMAIL = "liam.johnson@example.com"
 

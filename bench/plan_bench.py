@@ -13,15 +13,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
-import os
-import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+import bench  # noqa: F401  (the shared setup: path, settings)
 
 
 def main() -> None:
