@@ -8,9 +8,11 @@ start the exact web and worker commands of compose.yml with the production setti
 from __future__ import annotations
 
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -208,3 +210,28 @@ def test_the_compose_web_and_worker_commands_serve_with_production_settings(
             process.send_signal(signal.SIGTERM)
         for process in processes:
             assert process.wait(timeout=60) == 0
+
+
+def test_the_image_installs_each_connector_package_with_its_entry_point(tmp_path: Path) -> None:
+    """The image's plugin step installs every package of plugins/ (its build is the wheel pip
+    makes here, without the network); each declares its connector in the entry-point group."""
+    dockerfile = (ROOT / "docker/Dockerfile").read_text()
+    assert "COPY plugins /src/plugins" in dockerfile
+    assert 'for plugin in /src/plugins/*/; do /opt/venv/bin/pip install --no-deps "$plugin"' in (
+        dockerfile
+    )
+    plugins = sorted(p.parent for p in (ROOT / "plugins").glob("*/pyproject.toml"))
+    assert plugins, "no connector package in plugins/"
+    wheels = tmp_path / "wheels"
+    for plugin in plugins:
+        source = shutil.copytree(plugin, tmp_path / "src" / plugin.name)  # builds leave build/
+        result = _run(
+            sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+            "--disable-pip-version-check", "--wheel-dir", str(wheels), str(source),
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    for wheel in wheels.glob("*.whl"):
+        with zipfile.ZipFile(wheel) as archive:
+            points = next(n for n in archive.namelist() if n.endswith("entry_points.txt"))
+            assert "[zammad_kimai_sync.connectors]" in archive.read(points).decode()
+    assert len(list(wheels.glob("*.whl"))) == len(plugins)
