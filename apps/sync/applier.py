@@ -193,6 +193,7 @@ class Applier:
             agent_person_id=self._agent_person(decision),
             target_snapshot=timesheet_snapshot(sheet) if sheet else None,
             candidates=candidates, kimai_id=decision.kimai_id,
+            maybe_open=decision.source_id in self.open_conflicts,
         )  # fmt: skip
 
     # -- projects and customers that rules create on first use ---------------------------------

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.connectors.entry import TimeEntry
@@ -69,7 +70,10 @@ def record_conflict(
     target_snapshot: dict[str, Any] | None = None,
     candidates: list[dict[str, Any]] | None = None,
     kimai_id: str = "",
+    maybe_open: bool = True,
 ) -> Conflict:
+    """Open the entry's conflict, or update the one open. ``maybe_open=False``: the caller knows
+    none was open (the run loaded them), so the INSERT is tried first and the look-up saved."""
     values: dict[str, Any] = {
         "kind": kind,
         "reason": reason,
@@ -90,20 +94,25 @@ def record_conflict(
         )
     else:  # the entry is gone from Zammad: no fingerprint (a skip keeps the Kimai side for good)
         values["source_fingerprint"] = ""
+    look_first = maybe_open
     for _ in range(2):
-        existing = Conflict.objects.filter(
-            profile=profile, source_id=source_id, status=Conflict.Status.OPEN
-        ).first()
-        if existing is not None:
-            for name, value in values.items():
-                setattr(existing, name, value)
-            existing.save()
-            return existing
+        if look_first:
+            existing = Conflict.objects.filter(
+                profile=profile, source_id=source_id, status=Conflict.Status.OPEN
+            ).first()
+            if existing is not None:
+                for name, value in values.items():
+                    setattr(existing, name, value)
+                existing.save()
+                return existing
+        look_first = True
+        # Outside a transaction the INSERT commits on its own (one round trip, not three with
+        # BEGIN and COMMIT); inside one a savepoint keeps it usable after a refused duplicate.
         try:
-            with transaction.atomic():
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
                 return Conflict.objects.create(profile=profile, source_id=source_id, **values)
         except IntegrityError:
-            continue  # opened concurrently: update that one
+            continue  # open already (concurrently, or the caller's hint was stale): update it
     raise RuntimeError(f"could not record the conflict of entry {source_id}")
 
 

@@ -7,8 +7,11 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from apps.sync.models import Run
+from apps.sync.conflicts import record_conflict
+from apps.sync.models import Conflict, Run
 from tests.sync.world import World
 
 
@@ -24,3 +27,28 @@ def test_missing_tags_customers_and_projects_are_created_once_per_run(tx_world: 
     assert len(kimai.requests_to("POST", "/api/projects")) == 1  # Umbrella Health support
     assert kimai.refusals() == []
     assert len(kimai.requests_to("POST", "/api/timesheets")) == run.results["written"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("hint", [True, False])
+def test_an_entry_has_one_open_conflict_whatever_the_caller_believed(
+    tx_world: World, hint: bool
+) -> None:
+    """The applier tells record_conflict whether a conflict may be open (it loaded them when the
+    run began); a stale "none is open" still updates the open one instead of adding a second."""
+    first = record_conflict(tx_world.profile, None, "4711", "ambiguous", "first reason")
+    again = record_conflict(
+        tx_world.profile, None, "4711", "edited_both", "second reason", maybe_open=hint
+    )
+    open_ones = Conflict.objects.filter(profile=tx_world.profile, source_id="4711", status="open")
+    assert list(open_ones.values_list("pk", "kind", "reason")) == [
+        (first.pk, "edited_both", "second reason")
+    ]
+    assert again.pk == first.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_conflict_outside_a_transaction_is_one_insert(tx_world: World) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        record_conflict(tx_world.profile, None, "4712", "ambiguous", "why", maybe_open=False)
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
