@@ -1161,4 +1161,8 @@ def test_it_runs_standalone_and_prints_its_url_and_tokens() -> None:
         assert "sync-bot: kimai-demo-token" in token_line
     finally:
         process.terminate()
-        process.wait(timeout=5)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
