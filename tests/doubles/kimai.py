@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import re
+import signal
 import sys
 import threading
 import traceback
@@ -3568,13 +3569,16 @@ def main(argv: list[str] | None = None) -> int:
     for username, tokens in sorted(double.tokens_by_user().items()):
         for token in tokens:
             print(f"  token for {username}: {token}")
+    # Ctrl-C and SIGTERM stop it (set explicitly: SIGINT may be ignored by inheritance).
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     sys.stdout.flush()
     thread = threading.Thread(target=server.serve_forever, name="kimai-double", daemon=True)
     thread.start()
     try:
-        while thread.is_alive():
-            thread.join(timeout=0.5)
-    except KeyboardInterrupt:
+        while thread.is_alive() and not stop.is_set():
+            stop.wait(0.5)
         print("stopping")
     finally:
         server.shutdown()

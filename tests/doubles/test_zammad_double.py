@@ -952,10 +952,18 @@ def test_it_seeds_the_demo_dataset_consistently() -> None:
     assert ticket["time_unit"] == format_decimal(sum(mine, Decimal(0)))
 
 
-def test_it_runs_standalone_until_interrupted() -> None:
+def _ignore_ctrl_c() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited through exec, as some parents do
+
+
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["plain", "sigint-ignored"])
+def test_it_runs_standalone_until_interrupted(sigint_ignored: bool) -> None:
     command = [sys.executable, "-m", "tests.doubles.zammad", "--port", "0", "--seed", "empty"]
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    process = subprocess.Popen(command, cwd=root, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command, cwd=root, stdout=subprocess.PIPE, text=True,
+        preexec_fn=_ignore_ctrl_c if sigint_ignored else None,  # noqa: PLW1509
+    )  # fmt: skip
     try:
         assert process.stdout is not None
         base_url = process.stdout.readline().split()[-1]

@@ -39,6 +39,7 @@ import itertools
 import json
 import re
 import secrets
+import signal
 import threading
 import time
 import uuid
@@ -2630,14 +2631,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         double.configure_webhook(
             args.webhook_url, args.webhook_secret, execution_mode=args.webhook_mode
         )
+    # Ctrl-C and SIGTERM stop it, set before the banner so a signal right after it is caught,
+    # and set explicitly: a process started with SIGINT ignored (as some parents do) would
+    # otherwise never see KeyboardInterrupt.
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     with double.serve(port=args.port) as base_url:
         print(f"Zammad double on {base_url}", flush=True)
         print(f"API token: {token}", flush=True)
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+            stop.wait()
         finally:
             double.close()
 
