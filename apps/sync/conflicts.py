@@ -94,9 +94,8 @@ def record_conflict(
         )
     else:  # the entry is gone from Zammad: no fingerprint (a skip keeps the Kimai side for good)
         values["source_fingerprint"] = ""
-    look_first = maybe_open
-    for _ in range(2):
-        if look_first:
+    for attempt in range(2):
+        if maybe_open or attempt:
             existing = Conflict.objects.filter(
                 profile=profile, source_id=source_id, status=Conflict.Status.OPEN
             ).first()
@@ -105,7 +104,6 @@ def record_conflict(
                     setattr(existing, name, value)
                 existing.save()
                 return existing
-        look_first = True
         # Outside a transaction the INSERT commits on its own (one round trip, not three with
         # BEGIN and COMMIT); inside one a savepoint keeps it usable after a refused duplicate.
         try:

@@ -21,7 +21,6 @@ import argparse
 import json
 import math
 import re
-import signal
 import sys
 import threading
 import traceback
@@ -33,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo, available_timezones
 
+from apps.connectors.testkit.double import stop_on_signals
 from tests.doubles.base import Double, RecordedRequest, Reply
 
 if TYPE_CHECKING:
@@ -3569,10 +3569,7 @@ def main(argv: list[str] | None = None) -> int:
     for username, tokens in sorted(double.tokens_by_user().items()):
         for token in tokens:
             print(f"  token for {username}: {token}")
-    # Ctrl-C and SIGTERM stop it (set explicitly: SIGINT may be ignored by inheritance).
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_signals()
     sys.stdout.flush()
     thread = threading.Thread(target=server.serve_forever, name="kimai-double", daemon=True)
     thread.start()

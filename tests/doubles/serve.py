@@ -25,11 +25,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import threading
 from collections.abc import Sequence
 from contextlib import ExitStack
 
+from apps.connectors.testkit.double import stop_on_signals
 from tests.doubles.dataset import Dataset, demo_dataset, scaled_dataset
 from tests.doubles.jira import JiraDouble, jira_dataset
 from tests.doubles.jira import seed_from_dataset as seed_jira
@@ -109,9 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.webhook_url:
         zammad.configure_webhook(args.webhook_url, signature_token=args.webhook_secret)
 
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_signals()
     network = {"host": args.host, "on_network": args.on_network}
     with ExitStack() as servers:
         zammad_url = servers.enter_context(zammad.serve(args.zammad_port, **network))

@@ -28,6 +28,7 @@ from tests.doubles.kimai import (
     KimaiDouble,
     seed_from_dataset,
 )
+from tests.support.processes import stop_process_tree
 
 NOW = datetime(2024, 5, 8, 10, 0, tzinfo=UTC)  # 12:00 in Berlin, 06:00 in New York
 ADMIN, LEAD, ANNA, TOM = "admin-token", "lead-token", "anna-token", "tom-token"
@@ -1160,9 +1161,4 @@ def test_it_runs_standalone_and_prints_its_url_and_tokens() -> None:
         assert httpx.get(f"{base_url}/api/ping", headers=headers).json() == {"message": "pong"}
         assert "sync-bot: kimai-demo-token" in token_line
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process_tree(process)

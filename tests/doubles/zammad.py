@@ -39,7 +39,6 @@ import itertools
 import json
 import re
 import secrets
-import signal
 import threading
 import time
 import uuid
@@ -53,6 +52,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
+from apps.connectors.testkit.double import stop_on_signals
 from tests.doubles.base import Double, RecordedRequest, Reply
 
 if TYPE_CHECKING:
@@ -2631,12 +2631,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         double.configure_webhook(
             args.webhook_url, args.webhook_secret, execution_mode=args.webhook_mode
         )
-    # Ctrl-C and SIGTERM stop it, set before the banner so a signal right after it is caught,
-    # and set explicitly: a process started with SIGINT ignored (as some parents do) would
-    # otherwise never see KeyboardInterrupt.
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_signals()
     with double.serve(port=args.port) as base_url:
         print(f"Zammad double on {base_url}", flush=True)
         print(f"API token: {token}", flush=True)

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import psutil
@@ -61,7 +62,7 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def stop_process_tree(process: subprocess.Popen[bytes], grace: float = 30) -> None:
+def stop_process_tree(process: subprocess.Popen[Any], grace: float = 30) -> None:
     """SIGTERM (a worker's cluster stops its own processes), then SIGKILL for whatever is left
     of it after ``grace`` seconds."""
     try:

@@ -8,7 +8,7 @@ from django_q.models import Schedule
 
 from apps.core.models import AuditEvent
 from apps.sync.models import Run, SyncSettings
-from apps.sync.schedules import switch_schedule_on
+from apps.sync.schedules import schedule_names, switch_schedule_on
 from tests.sync.world import World
 
 
@@ -180,7 +180,7 @@ def test_switching_the_schedule_off_removes_it(admin_client: Client, world: Worl
     common = {"incremental_every_minutes": "15", "full_reconcile_hour_utc": "2",
               "full_lookback_days": "30", "deletion_policy": "flag"}  # fmt: skip
     admin_client.post("/sync/settings/", {"schedule_enabled": "on", **common})
-    pair = Schedule.objects.filter(name__startswith="zks-")
+    pair = Schedule.objects.filter(name__in=schedule_names(world.profile.pk))
     assert pair.count() == 2
     admin_client.post("/sync/settings/", common)
     assert pair.count() == 0

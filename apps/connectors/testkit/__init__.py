@@ -11,7 +11,7 @@ Public, like ``apps.connectors.contract`` (docs/CONNECTORS.md, "The test kit"):
   double and never sleeps between retries;
 - ``apps.connectors.testkit.double``: the base of a test double (``Double``, ``Reply``,
   ``Fault``: request log, fault injection, in-process and loopback transports), as the Zammad,
-  Kimai and Jira doubles use it.
+  Kimai and Jira doubles use it, and ``stop_on_signals()`` for a double served on its own.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ reaching the server (it is not in ``requests``; ``proxy_refusals`` counts it).
 from __future__ import annotations
 
 import json
+import signal
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -305,3 +306,15 @@ def _record(method: str, raw_path: str, headers: dict[str, str], body: bytes) ->
         headers=headers,
         body=body,
     )
+
+
+def stop_on_signals() -> threading.Event:
+    """An event that Ctrl-C (SIGINT) and SIGTERM set, for a double served on its own
+    (``python -m ...``); call it from the main thread before printing the address, so a signal
+    right after the banner is caught. The handlers are set explicitly: a process started with
+    SIGINT ignored (inherited through exec, as from some test runners' workers) would otherwise
+    never see KeyboardInterrupt and run on."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop

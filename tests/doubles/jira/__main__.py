@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from collections.abc import Sequence
 
+from apps.connectors.testkit.double import stop_on_signals
 from tests.doubles.jira.dataset import jira_dataset, seed_from_dataset
 from tests.doubles.jira.double import JiraDouble
 from tests.doubles.jira.model import CLOUD, DATACENTER
@@ -30,9 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         jira.add_user("Time Sync", dataset.sync_email, name="sync-bot",
                       api_token=dataset.api_token,
                       personal_access_token=dataset.personal_access_token)  # fmt: skip
-    stop = threading.Event()
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = stop_on_signals()
     with jira.serve(args.port) as url:
         print(f"Jira double ({args.flavour}): {url}", flush=True)
         print(dataset.login(args.flavour), flush=True)
