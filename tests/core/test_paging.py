@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from apps.core.models import AuditEvent
-from apps.core.paging import keyed_page, keyed_slice
+from apps.core.paging import _by_keys, keyed_page, keyed_slice
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -37,3 +37,11 @@ def test_a_keyed_page_is_the_page_and_a_bad_number_the_first_or_last(events: Non
     assert (page.number, page.paginator.count, page.paginator.num_pages) == (2, 23, 3)
     assert list(keyed_page(rows, "99", 10)) == list(rows[20:23])
     assert keyed_page(rows, "x", 10).number == 1
+
+
+@pytest.mark.django_db
+def test_a_row_gone_between_reading_the_keys_and_the_rows_is_left_out(events: None) -> None:
+    rows = AuditEvent.objects.filter(object_type="x")
+    first, second = rows.values_list("pk", flat=True)[:2]
+    gone = max(rows.values_list("pk", flat=True)) + 1000  # as if pruned after its key was read
+    assert [e.pk for e in _by_keys(rows, [first, gone, second])] == [first, second]
