@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",  # intcomma: 70,000 written, not 70000
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     # Our apps come first so their templates override allauth's.

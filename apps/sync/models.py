@@ -143,7 +143,7 @@ class Run(models.Model):
     def results_text(self) -> str:
         """``"5 written, 1 refused"``: the writes, leaving out what did not happen."""
         labels = ("written", "refused", "uncertain", "failed")
-        return ", ".join(f"{self.results[k]} {k}" for k in labels if self.results.get(k))
+        return ", ".join(f"{self.results[k]:,} {k}" for k in labels if self.results.get(k))
 
     @property
     def concurrency_texts(self) -> list[str]:
@@ -154,7 +154,7 @@ class Run(models.Model):
             if not shown.get("requests"):
                 continue
             text = (
-                f"{label}: {shown['requests']} requests, {shown.get('limit', '?')} at once "
+                f"{label}: {shown['requests']:,} requests, {shown.get('limit', '?')} at once "
                 f"{'now' if not self.finished else 'at the end'} (peak {shown.get('peak', '?')}, "
                 f"at most {shown.get('ceiling', '?')})"
             )
@@ -182,8 +182,9 @@ class Run(models.Model):
         if not (applied or missing):
             return ""
         return (
-            f"Settled {applied + missing} write(s) an earlier run left uncertain: {applied} had "
-            f"reached Kimai (linked, not sent again), {missing} had not (sent again if still due)."
+            f"Settled {applied + missing:,} write(s) an earlier run left uncertain: {applied:,} "
+            f"had reached Kimai (linked, not sent again), {missing:,} had not (sent again if "
+            "still due)."
         )
 
     @property

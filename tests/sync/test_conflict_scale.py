@@ -64,4 +64,4 @@ def test_the_last_page_of_10000_conflicts_shows_the_oldest(
     html = admin_client.get("/sync/conflicts/?page=500").content.decode()
     assert "Page 500 of 500" in html
     assert html.count('class="conflict-card"') == 20
-    assert "<strong>10000</strong> open" in html
+    assert "<strong>10,000</strong> open" in html  # thousands grouped

@@ -78,18 +78,18 @@ def test_a_run_of_100000_entries_shows_one_page_and_the_true_totals(
     run = finished_run(profile, 100_000)
     stored = {o: RunItem.objects.filter(run=run, planned=o).count() for o in Outcome.values}
     html = admin_client.get(f"/sync/runs/{run.pk}/").content.decode()
-    assert "<strong>100000</strong> all" in html
+    assert "<strong>100,000</strong> all" in html  # thousands grouped, as people read them
     for outcome, words, count in run.outcome_counts:
         assert count == stored[outcome]
-        assert f"<strong>{count}</strong> {words}</a>" in html
+        assert f"<strong>{count:,}</strong> {words}</a>" in html
     assert html.count('<td data-label="Zammad entry">') == 25
-    assert "Page 1 of 4000 · 100000 entries" in html
+    assert "Page 1 of 4,000 · 100,000 entries" in html
 
     conflicts = admin_client.get(f"/sync/runs/{run.pk}/?outcome=conflict").content.decode()
     pages = (stored["conflict"] + 24) // 25
-    assert f"Page 1 of {pages} · {stored['conflict']} entries" in conflicts
+    assert f"Page 1 of {pages:,} · {stored['conflict']:,} entries" in conflicts
     second = admin_client.get(_next_link(conflicts)).content.decode()
-    assert f"Page 2 of {pages} · {stored['conflict']} entries" in second
+    assert f"Page 2 of {pages:,} · {stored['conflict']:,} entries" in second
     assert second.count(">conflict</span>") == 25 and ">in sync</span>" not in second
 
     body = api_client.get(f"/api/v1/sync/runs/{run.pk}?items_offset=99990&items_limit=100").json()
