@@ -18,6 +18,7 @@ Run it standalone with ``python -m tests.doubles.kimai --port 8081 --seed demo``
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import re
@@ -34,6 +35,8 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from apps.connectors.testkit.double import stop_on_signals
 from tests.doubles.base import Double, RecordedRequest, Reply
+from tests.doubles.indexed import TracksChanges
+from tests.doubles.kimai_index import TimesheetStore
 
 if TYPE_CHECKING:
     from tests.doubles.dataset import Dataset
@@ -397,7 +400,7 @@ class MetaValue:
 
 
 @dataclass
-class Timesheet:
+class Timesheet(TracksChanges):
     id: int
     user_id: int
     project_id: int
@@ -518,6 +521,7 @@ def format_datetime(value: datetime, zone: str | None = None) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
+@functools.cache
 def version_id(version: str) -> int:
     """``2.66.0`` → 26600, like Kimai's ``Constants::VERSION_ID`` (PHP_VERSION_ID style)."""
     parts = [int(p) for p in re.findall(r"\d+", version)[:3]]
@@ -546,18 +550,27 @@ def _initials(name: str) -> str:
 def _like(pattern: str) -> re.Pattern[str]:
     """MySQL ``LIKE`` with a case-insensitive collation; ``%`` and ``_`` are wildcards (§5)."""
     out: list[str] = []
+    for literal, wildcard in _like_parts(pattern):
+        out.append(re.escape(literal))
+        out.append({"%": ".*", "_": "."}.get(wildcard, ""))
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+
+
+def _like_parts(pattern: str) -> list[tuple[str, str]]:
+    """A LIKE pattern as (literal text, the wildcard after it or "") pieces."""
+    parts: list[tuple[str, str]] = []
+    literal: list[str] = []
     chars = iter(pattern)
     for char in chars:
         if char == "\\":
-            escaped = next(chars, "\\")
-            out.append(re.escape(escaped))
-        elif char == "%":
-            out.append(".*")
-        elif char == "_":
-            out.append(".")
+            literal.append(next(chars, "\\"))
+        elif char in "%_":
+            parts.append(("".join(literal), char))
+            literal = []
         else:
-            out.append(re.escape(char))
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+            literal.append(char)
+    parts.append(("".join(literal), ""))
+    return parts
 
 
 def _php_bool(value: Any) -> bool:
@@ -724,7 +737,7 @@ class KimaiDouble(Double):
         self.projects: dict[int, Project] = {}
         self.activities: dict[int, Activity] = {}
         self.tags: dict[int, Tag] = {}
-        self.timesheets: dict[int, Timesheet] = {}
+        self._timesheets = TimesheetStore()
         # Meta fields a plugin registered for timesheets: lower-cased name → visible (§9).
         self.meta_fields: dict[str, bool] = {}
         # Unexpected exceptions inside route(); a correct double keeps this empty.
@@ -737,6 +750,15 @@ class KimaiDouble(Double):
     @property
     def version_id(self) -> int:
         return version_id(self.version)
+
+    @property
+    def timesheets(self) -> TimesheetStore:
+        """Every timesheet by id, in a dict that keeps itself indexed (kimai_index.py)."""
+        return self._timesheets
+
+    @timesheets.setter
+    def timesheets(self, sheets: dict[int, Timesheet]) -> None:
+        self._timesheets = TimesheetStore(sheets)
 
     def now(self) -> datetime:
         return self.clock().astimezone(UTC).replace(microsecond=0)
@@ -1617,16 +1639,27 @@ class KimaiDouble(Double):
         entity: bool,
         full: bool = False,
         zone: str | None = None,
+        memo: dict[tuple[Any, ...], Any] | None = None,
     ) -> dict[str, Any]:
+        """One timesheet as the API shows it. ``memo``: a dict shared by the rows of one answer,
+        so a list shows each user, project and activity it embeds from one serialisation."""
+        memo = {} if memo is None else memo
         zone = zone or sheet.timezone
         data: dict[str, Any] = {}
         activity = self.activities[sheet.activity_id]
         project = self.projects[sheet.project_id]
         if full:
             # TimesheetExpanded embeds ActivityExpanded; the full collection embeds `Activity`.
-            data["activity"] = self._activity_embed_json(activity, expanded=entity)
-            data["project"] = self._project_embed_json(project, expanded=True)
-            data["user"] = self._user_json(self.users[sheet.user_id])
+            key = ("activity", activity.id, entity)
+            if key not in memo:
+                memo[key] = self._activity_embed_json(activity, expanded=entity)
+            data["activity"] = memo[key]
+            if ("project", project.id) not in memo:
+                memo["project", project.id] = self._project_embed_json(project, expanded=True)
+            data["project"] = memo["project", project.id]
+            if ("user", sheet.user_id) not in memo:
+                memo["user", sheet.user_id] = self._user_json(self.users[sheet.user_id])
+            data["user"] = memo["user", sheet.user_id]
         else:
             data["activity"] = sheet.activity_id
             data["project"] = sheet.project_id
@@ -1641,7 +1674,10 @@ class KimaiDouble(Double):
         data["description"] = sheet.description
         if self.version_id >= 26600:
             # RateExclusionStrategy (2.66): the four keys only with view_rate_* (§8).
-            include_rates = self._may_view_rates(caller, sheet)
+            rates = ("rates", sheet.user_id, sheet.project_id, sheet.activity_id)
+            if rates not in memo:
+                memo[rates] = self._may_view_rates(caller, sheet)
+            include_rates = memo[rates]
             include_entity_rates = include_rates and entity
         else:
             include_rates, include_entity_rates = True, entity
@@ -1802,8 +1838,63 @@ class KimaiDouble(Double):
 
         search = _SearchTerm(term) if term else None
         sees_all = self._sees_all(caller)
+        page, size = _page_and_size(page_param, size_param)
+        if (
+            allowed_users is None
+            and sees_all
+            and order_by == "begin"
+            and not (customers or projects or activities or tag_names or billable or exported)
+            and modified_at is None
+            and active in (None, "")
+            and search is None
+        ):
+            # A window of everyone's records in begin order (the sync's read): from the index.
+            window = self.timesheets.window_by_begin(begin_at, end_at)
+            total = len(window)
+            ids = window.page((page - 1) * size, size, descending=order == "DESC")
+            chunk = [self.timesheets[i] for i in ids]
+        else:
+            chunk, total = self._matching_timesheets(
+                caller, allowed_users, customers, projects, activities, tag_filter,
+                (begin_at, end_at, modified_at), (active, billable, exported), search,
+                (order_by, order, page, size),
+            )  # fmt: skip
+        pages = max(1, math.ceil(total / size))
+        if page > pages:
+            raise _error(404)
+        headers = {
+            "X-Page": str(page),
+            "X-Total-Count": str(total),
+            "X-Total-Pages": str(pages),
+            "X-Per-Page": str(size),
+        }
+        memo: dict[tuple[Any, ...], Any] = {}
+        body = [self._timesheet_json(s, caller, entity=False, full=full, memo=memo) for s in chunk]
+        return Reply(200, body, headers)
+
+    def _matching_timesheets(
+        self,
+        caller: User,
+        allowed_users: set[int] | None,
+        customers: set[int],
+        projects: set[int],
+        activities: set[int],
+        tag_filter: set[int] | None,
+        moments: tuple[datetime | None, datetime | None, datetime | None],
+        flags: tuple[str | None, str | None, str | None],
+        search: _SearchTerm | None,
+        paging: tuple[str, str, int, int],
+    ) -> tuple[list[Timesheet], int]:
+        """The page of the records GET /api/timesheets filters to, and how many there are."""
+        begin_at, end_at, modified_at = moments
+        active, billable, exported = flags
+        order_by, order, page, size = paging
+        sees_all = self._sees_all(caller)
         sheets: list[Timesheet] = []
-        for sheet in self.timesheets.values():
+        candidates = self.timesheets.with_text(search.literals()) if search else None
+        if candidates is None:
+            candidates = list(self.timesheets.beginning_between(allowed_users, begin_at, end_at))
+        for sheet in candidates:
             if allowed_users is not None and sheet.user_id not in allowed_users:
                 continue
             project = self.projects[sheet.project_id]
@@ -1837,20 +1928,7 @@ class KimaiDouble(Double):
             sheets.append(sheet)
 
         sheets.sort(key=lambda s: _timesheet_sort_key(s, order_by), reverse=order == "DESC")
-        page, size = _page_and_size(page_param, size_param)
-        total = len(sheets)
-        pages = max(1, math.ceil(total / size))
-        if page > pages:
-            raise _error(404)
-        chunk = sheets[(page - 1) * size : page * size]
-        headers = {
-            "X-Page": str(page),
-            "X-Total-Count": str(total),
-            "X-Total-Pages": str(pages),
-            "X-Per-Page": str(size),
-        }
-        body = [self._timesheet_json(s, caller, entity=False, full=full) for s in chunk]
-        return Reply(200, body, headers)
+        return sheets[(page - 1) * size : page * size], len(sheets)
 
     def _checked_filter(self, ids: list[int], table: dict[int, Any], caller: User) -> set[int]:
         """findByIds: unknown IDs vanish (all unknown: no filter); inaccessible ones give 403."""
@@ -1884,7 +1962,7 @@ class KimaiDouble(Double):
 
     def _get_active_timesheets(self, request: RecordedRequest, caller: User) -> Reply:
         self._require(caller, "view_own_timesheet")
-        running = [s for s in self.timesheets.values() if s.user_id == caller.id and s.running]
+        running = self.timesheets.running_of(caller.id)
         running.sort(key=lambda s: (s.begin, s.id), reverse=True)
         return Reply(
             200, [self._timesheet_json(s, caller, entity=False, full=True) for s in running]
@@ -1902,7 +1980,7 @@ class KimaiDouble(Double):
             else self.now() - timedelta(days=365)
         )
         latest: dict[tuple[int, int], Timesheet] = {}
-        for sheet in self.timesheets.values():
+        for sheet in self.timesheets.beginning_between([caller.id], since, None):
             if sheet.user_id != caller.id or sheet.begin < since:
                 continue
             key = (sheet.project_id, sheet.activity_id)
@@ -2259,7 +2337,9 @@ class KimaiDouble(Double):
         """TimesheetRepository::hasRecordForTime with its one-second tolerance."""
         begin = sheet.begin + timedelta(seconds=1)
         end = sheet.end - timedelta(seconds=1) if sheet.end is not None else None
-        for other in self.timesheets.values():
+        latest = begin if end is None else max(begin, end, key=lambda moment: moment.timestamp())
+        earliest = begin if end is None else min(begin, end, key=lambda moment: moment.timestamp())
+        for other in self.timesheets.overlap_candidates(sheet.user_id, earliest, latest):
             if other.id == sheet.id or other.user_id != sheet.user_id or other.end is None:
                 continue
             if other.begin <= begin <= other.end:
@@ -2327,10 +2407,7 @@ class KimaiDouble(Double):
 
     def _stop_other_running(self, sheet: Timesheet) -> None:
         """TimesheetService::stopActiveEntries with active_entries.hard_limit (default 1)."""
-        running = sorted(
-            (s for s in self.timesheets.values() if s.user_id == sheet.user_id and s.running),
-            key=lambda s: (s.begin, s.id),
-        )
+        running = sorted(self.timesheets.running_of(sheet.user_id), key=lambda s: (s.begin, s.id))
         excess = len(running) - self.config.active_entries_hard_limit
         for other in running:
             if excess <= 0:
@@ -3218,6 +3295,16 @@ class _SearchTerm:
     def __init__(self, term: str) -> None:
         self.parts = [
             (name, word, negated, _like(f"%{word}%")) for name, word, negated in _term_parts(term)
+        ]
+
+    def literals(self) -> list[str]:
+        """Text every matching description holds (the plain, positive words between their
+        wildcards), for the double's description index."""
+        return [
+            literal
+            for name, word, negated, _ in self.parts
+            if name is None and not negated
+            for literal, _wildcard in _like_parts(f"%{word}%")  # as _like reads it
         ]
 
     def matches(self, fields: list[str | None], meta: dict[str, MetaValue] | None = None) -> bool:
