@@ -194,7 +194,7 @@ class ReferenceData:
 
 
 # -- what a target is asked to write --------------------------------------------------------------
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimesheetDraft:
     """A timesheet to create, or the full new state of one to update.
 

@@ -15,6 +15,7 @@ from apps.mappings.catalog import Catalog
 from apps.mappings.matching import CompiledRule
 from apps.mappings.rules import (
     DESCRIPTION_PLACEHOLDERS,
+    ENTRY_PLACEHOLDERS,
     TICKET_FACT_PLACEHOLDERS,
     Template,
     spec_of,
@@ -65,6 +66,9 @@ class MappingContext:
     def __post_init__(self) -> None:
         self.default_zone = _zone(self.default_zone_name) or ZoneInfo("UTC")
         self.time_from_begin = dataclasses.replace(self.time, instant="start")
+        # A description naming nothing of the entry's own is the same for all of a ticket's
+        # entries, and planning renders it once per ticket.
+        self.description_is_shared = not self.description.names & ENTRY_PLACEHOLDERS
         self.kimai_users = {
             user.id: KimaiUserInfo(
                 user.id,

@@ -76,12 +76,18 @@ class _Planner:
     """One entry's decisions; a class only to share the pieces between the steps."""
 
     __slots__ = ("context", "entry", "facts", "fields", "problems", "customer_to_create",
-                 "project_to_create")  # fmt: skip
+                 "project_to_create", "ticket_values", "org_values", "kind_values")  # fmt: skip
 
     def __init__(self, entry: TimeEntry, context: MappingContext) -> None:
         self.context = context
         self.entry = entry
-        self.facts = context.tickets.get(entry.ticket.id) if entry.ticket else None
+        ticket, org, kind = entry.ticket, entry.organization, entry.activity
+        self.facts = context.tickets.get(ticket.id) if ticket else None
+        # The refs as plain values for the memo keys: hashing and comparing the ref dataclasses
+        # would cost more than some of the decisions the keys save.
+        self.ticket_values = (ticket.id, ticket.number, ticket.title) if ticket else None
+        self.org_values = (org.id, org.name) if org else None
+        self.kind_values = (kind.id, kind.name) if kind else None
         self.fields: dict[str, FieldDecision] = {}
         self.problems: list[MappingProblem] = []
         self.customer_to_create: CustomerToCreate | None = None
@@ -184,7 +190,7 @@ class _Planner:
         for rule in self.context.rules:
             outcome = rule.match(self.entry, self.facts)
             if outcome is True:
-                key = ("why", rule.id, self.entry.organization, self.entry.activity, self.facts)
+                key = ("why", rule.id, self.org_values, self.kind_values, self.facts)
                 hit = self.context.memo.get(key)
                 if hit is None:
                     why = rule.why(self.entry, self.facts)
@@ -507,8 +513,9 @@ class _Planner:
             )
             return box
         assert box.begin is not None and box.end is not None
-        self.decide("begin", box.begin, box.begin_label, source, box.begin_reason)
-        self.decide("end", box.end, box.end_label, source, box.end_reason)
+        fields = self.fields
+        fields["begin"] = FieldDecision(box.begin, box.begin_label, source, box.begin_reason)
+        fields["end"] = FieldDecision(box.end, box.end_label, source, box.end_reason)
         key = ("duration", box.duration_seconds, box.duration_reason)
         hit = context.memo.get(key)
         if hit is None:
@@ -517,7 +524,7 @@ class _Planner:
                 box.duration_seconds, display, "time synthesis", box.duration_reason
             )
             hit = context.memo[key] = (decision,)
-        self.fields["duration"] = hit[0]
+        fields["duration"] = hit[0]
         return box
 
     # 7. tags --------------------------------------------------------------------------------
@@ -538,6 +545,25 @@ class _Planner:
 
     # 8. description -------------------------------------------------------------------------
     def description(self, marker: str) -> None:
+        context = self.context
+        if context.description_is_shared:
+            # The text depends only on the ticket, organization, type and facts, which many
+            # entries share: render it once per run for each.
+            key = ("description", self.ticket_values, self.org_values, self.kind_values,
+                   self.facts)  # fmt: skip
+            hit = context.memo.get(key)
+            if hit is None:
+                hit = context.memo[key] = (self.description_text(),)
+            text = hit[0]
+        else:
+            text = self.description_text()
+        description = f"{text} · {marker}" if text else marker
+        self.fields["description"] = FieldDecision(
+            description, description, "description template", _DESCRIPTION_REASON
+        )
+
+    def description_text(self) -> str:
+        """The template rendered for this entry, its whitespace collapsed."""
         entry, facts = self.entry, self.facts
         key = entry.ticket.number or "" if entry.ticket else ""
         work_type = entry.activity.name or "" if entry.activity else ""
@@ -556,13 +582,12 @@ class _Planner:
             "comment": entry.description or "",
             "entry_id": entry.external_id,
         }
-        text = " ".join(self.context.description.render(values).split())
-        description = f"{text} · {marker}" if text else marker
-        self.decide(
-            "description", description, description, "description template",
-            "The template in the settings, then the marker that lets the sync find this "
-            "timesheet again.",
-        )  # fmt: skip
+        return " ".join(self.context.description.render(values).split())
+
+
+_DESCRIPTION_REASON = (
+    "The template in the settings, then the marker that lets the sync find this timesheet again."
+)
 
 
 def _kimai_name(text: str, fallback: str) -> str:
@@ -577,8 +602,16 @@ def plan_timesheet(entry: TimeEntry, context: MappingContext) -> TimesheetPlan:
     marker = marker_for(entry)
     rule = planner.rule()
     # Everything but the time depends on a few inputs that many entries share: decide it once.
-    ticket = entry.ticket if rule is not None and rule.spec.project_mode == "per_ticket" else None
-    key = (entry.agent, rule.id if rule else None, entry.organization, entry.activity, ticket)
+    per_ticket = rule is not None and rule.spec.project_mode == "per_ticket"
+    agent = entry.agent
+    key = (
+        "booking",
+        (agent.id, agent.email, agent.name) if agent else None,
+        rule.id if rule else None,
+        planner.org_values,
+        planner.kind_values,
+        planner.ticket_values if per_ticket else None,
+    )
     user, rule_id, project, creating, billable = planner.cached(key, planner.booking, rule)
     box = planner.time(user)
     planner.description(marker)

@@ -159,7 +159,7 @@ def plan_out(plan: TimesheetPlan) -> dict[str, Any]:
     draft = None
     if plan.draft is not None:
         draft = {
-            **vars(plan.draft),
+            **asdict(plan.draft),
             "end": plan.fields["end"].value,
             "tags": list(plan.draft.tags),
         }

@@ -65,6 +65,8 @@ DESCRIPTION_PLACEHOLDERS = (
 )
 # Facts that only a ticket lookup gives (not the entry): a template naming one has them read.
 TICKET_FACT_PLACEHOLDERS = frozenset({"project", "group", "tags"})
+# Values of one entry alone (not shared by the ticket's other entries).
+ENTRY_PLACEHOLDERS = frozenset({"comment", "entry_id"})
 PROJECT_NAME_PLACEHOLDERS = ("organization", "ticket_key", "ticket_title", "ticket_id",
                              "ticket_number")  # fmt: skip
 RENAMED_PLACEHOLDERS = {"{ticket_number}": "{ticket_key}", "{activity_type}": "{work_type}"}

@@ -40,7 +40,7 @@ class TimeSettings:
     one_day: bool = False  # keep the timesheet inside one day by clipping at midnight
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: one per entry, and a frozen one costs twice as much to make
 class TimeBox:
     """Begin and end in the user's zone, or why there is nothing to book (yet)."""
 
@@ -80,19 +80,16 @@ def local_label(moment: datetime, zone: tzinfo, zone_name: str) -> str:
 
 
 def _label(local: datetime, zone_name: str) -> str:
-    # Formatted by hand, and ambiguity remembered per hour: strftime and a second utcoffset()
-    # would cost more than the rest of planning an entry.
-    label = (
-        f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
-        f"{local.hour:02d}:{local.minute:02d} {zone_name}"
-    ).rstrip()
+    # Formatted by hand, and what an hour's labels share remembered per hour: strftime and a
+    # second utcoffset() would cost more than the rest of planning an entry.
     hour = (zone_name, local.year, local.month, local.day, local.hour)
-    ambiguous = _AMBIGUOUS_HOURS.get(hour)
-    if ambiguous is None:
-        ambiguous = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
-        if len(_AMBIGUOUS_HOURS) > 100_000:
-            _AMBIGUOUS_HOURS.clear()
-        _AMBIGUOUS_HOURS[hour] = ambiguous
+    known = _HOURS.get(hour)
+    if known is None:
+        if len(_HOURS) > 100_000:
+            _HOURS.clear()
+        known = _HOURS[hour] = _hour_label(local, zone_name)
+    head, tail, ambiguous = known
+    label = f"{head}{local.minute:02d}{tail}"
     if ambiguous:
         offset = local.utcoffset()
         minutes = int(offset.total_seconds() // 60) if offset is not None else 0
@@ -101,7 +98,15 @@ def _label(local: datetime, zone_name: str) -> str:
     return label
 
 
-_AMBIGUOUS_HOURS: dict[tuple[str, int, int, int, int], bool] = {}
+def _hour_label(local: datetime, zone_name: str) -> tuple[str, str, bool]:
+    """What every label of ``local``'s hour shares: the text before and after the minute, and
+    whether the hour comes twice (a daylight-saving change repeats it)."""
+    head = f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:"
+    ambiguous = local.replace(fold=1 - local.fold).utcoffset() != local.utcoffset()
+    return head, f" {zone_name}".rstrip(), ambiguous
+
+
+_HOURS: dict[tuple[str, int, int, int, int], tuple[str, str, bool]] = {}
 
 
 @lru_cache(maxsize=4096)
@@ -133,6 +138,14 @@ def booked_minutes(seconds: int, settings: TimeSettings) -> tuple[int, str]:
         )
         minutes = settings.minimum_minutes
     return minutes, reason
+
+
+@lru_cache(maxsize=4096)
+def _booked(seconds: int, settings: TimeSettings) -> tuple[int, timedelta, str, str]:
+    """:func:`booked_minutes` and what every entry of that length shares: the length as a
+    timedelta and in words."""
+    minutes, reason = booked_minutes(seconds, settings)
+    return minutes, timedelta(minutes=minutes), reason, format_minutes(minutes)
 
 
 def _midnight(day: date, zone: tzinfo) -> datetime:
@@ -220,18 +233,13 @@ def synthesize(
     ``now`` given, an end after it makes the entry wait."""
     if duration_seconds <= 0:
         return _skipped(duration_seconds)
-    minutes, duration_reason = booked_minutes(duration_seconds, settings)
-    length = timedelta(minutes=minutes)
+    minutes, length, duration_reason, words = _booked(duration_seconds, settings)
     booked = booked_at.astimezone(UTC)
     if settings.instant == "end":
-        end = _floor_minute(booked)
+        end = booked.replace(second=0, microsecond=0)  # floored to the minute
         begin = end - length
-        at = "{at}"  # the end's own label, filled in below
-        end_reason = (
-            f"Zammad booked the entry at {at}; the settings say that is the end (to the minute, "
-            "never after it)."
-        )
-        begin_reason = f"The end minus {format_minutes(minutes)}."
+        end_reason = ""  # names the end's own label, known below
+        begin_reason = f"The end minus {words}."
     else:
         begin = _ceil_minute(booked)
         end = begin + length
@@ -240,7 +248,7 @@ def synthesize(
             f"Zammad booked the entry at {at}; the settings say that is the start (to the "
             "minute, never before it)."
         )
-        end_reason = f"The start plus {format_minutes(minutes)}."
+        end_reason = f"The start plus {words}."
     if settings.one_day:
         begin, end, clipped = _clip_to_one_day(begin, end, settings, zone, zone_name)
         if clipped:
@@ -253,8 +261,13 @@ def synthesize(
     local_begin, local_end = begin.astimezone(zone), end.astimezone(zone)
     begin_label, end_label = _label(local_begin, zone_name), _label(local_end, zone_name)
     if settings.instant == "end":
-        end_reason = end_reason.replace("{at}", end_label)
-    duration_reason += _wall_clock_note(begin, end, local_begin, local_end, zone_name)
+        end_reason = (
+            f"Zammad booked the entry at {end_label}; the settings say that is the end (to the "
+            "minute, never after it)."
+        )
+    # Most work starts and ends on one day at one UTC offset: nothing to note, and cheap to see.
+    if local_begin.date() != local_end.date() or local_begin.utcoffset() != local_end.utcoffset():
+        duration_reason += _wall_clock_note(begin, end, local_begin, local_end, zone_name)
     waiting = None
     if now is not None and end > now:
         waiting = (
@@ -262,13 +275,6 @@ def synthesize(
             "written in the future, so a run after that books it."
         )
     return TimeBox(
-        begin=local_begin,
-        end=local_end,
-        duration_seconds=minutes * 60,
-        begin_reason=begin_reason,
-        end_reason=end_reason,
-        duration_reason=duration_reason,
-        waiting_reason=waiting,
-        begin_label=begin_label,
-        end_label=end_label,
-    )
+        local_begin, local_end, minutes * 60, begin_reason, end_reason, duration_reason,
+        waiting_reason=waiting, begin_label=begin_label, end_label=end_label,
+    )  # fmt: skip
