@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.sync_bench [--entries 10000] [--latency-ms 20] [--reconcile 100000]
 
 1. A first sync of N entries into an empty Kimai, by `manage.py sync --window` in a process of
-   its own: its peak RSS (goal at 100,000: <= 300 MB), requests per write (goal: <= 1.01) and
+   its own: its peak RSS (goal at 100,000: <= 300 MB), its CPU seconds and ms per write,
+   requests per write (goal: <= 1.01) and
    wall time against requests x latency / concurrency (goal: <= 1.3x).
 2. An incremental run with nothing changed: HTTP requests and wall time (goal: <= 2, <= 300 ms).
 3. Reconciling M entries against M timesheets (planning and deciding, no I/O): CPU seconds and
@@ -93,14 +94,16 @@ def bench_sync(entries: int, latency_ms: float) -> None:
             assert finished is not None
             return finished, time.perf_counter() - started
 
-        full, rss_mb = _first_sync_in_a_worker_process(first, last)
+        full, rss_mb, cpu_seconds = _first_sync_in_a_worker_process(first, last)
         seconds = (full.finished_at - full.started_at).total_seconds()
         writes = sum(full.results.get(k, 0) for k in ("written", "refused", "uncertain", "failed"))
         concurrency = kimai.connector().http.tuning.max_concurrent_requests
         ideal = full.requests_made * latency_ms / 1000 / concurrency
         print(f"first sync: {entries} entries, {writes} writes, {full.requests_made} requests "
               f"({full.requests_made / max(writes, 1):.4f} per write; goal <= 1.01), "
-              f"worker peak RSS {rss_mb:.0f} MB (goal <= 300), {seconds:.1f} s wall; "
+              f"worker peak RSS {rss_mb:.0f} MB (goal <= 300), "
+              f"worker CPU {cpu_seconds:.1f} s ({cpu_seconds * 1000 / max(writes, 1):.2f} ms "
+              f"per write), {seconds:.1f} s wall; "
               f"requests x latency / concurrency = {ideal:.1f} s "
               f"(ratio {seconds / ideal if ideal else float('nan'):.2f}; goal <= 1.3); "
               f"status {full.status}, conflicts {full.counts.get('conflict', 0)}")  # fmt: skip
@@ -119,20 +122,23 @@ def bench_sync(entries: int, latency_ms: float) -> None:
 # set: 696 MB at 100,000 entries) instead of the sync's. /proc/self/status VmHWM is the peak of
 # the program the child runs.
 _MEASURED_MANAGE = (
-    "import atexit, runpy, sys\n"
+    "import atexit, resource, runpy, sys\n"
     "def peak():\n"
     "    for line in open('/proc/self/status'):\n"
     "        if line.startswith('VmHWM:'):\n"
     "            print('peak-rss-kb', line.split()[1], file=sys.stderr)\n"
+    "    usage = resource.getrusage(resource.RUSAGE_SELF)\n"
+    "    print('cpu-seconds', usage.ru_utime + usage.ru_stime, file=sys.stderr)\n"
     "atexit.register(peak)\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
 
 
-def _first_sync_in_a_worker_process(first: datetime, last: datetime) -> tuple[Any, float]:
-    """`manage.py sync --window` in a process of its own, so its peak RSS is the worker's
-    (this process holds the whole data set to seed the doubles)."""
+def _first_sync_in_a_worker_process(first: datetime, last: datetime) -> tuple[Any, float, float]:
+    """`manage.py sync --window` in a process of its own, so its peak RSS and CPU seconds (all
+    its threads, user and system) are the worker's (this process holds the whole data set to
+    seed the doubles)."""
     from django.conf import settings
 
     from apps.sync.models import Run
@@ -154,9 +160,10 @@ def _first_sync_in_a_worker_process(first: datetime, last: datetime) -> tuple[An
     if not peaks:
         raise RuntimeError(f"the sync did not report its peak memory:\n{errors[-2000:]}")
     rss_mb = int(peaks[-1]) / 1024
+    cpu = [float(line.split()[1]) for line in errors.splitlines() if line.startswith("cpu-sec")]
     run = Run.objects.order_by("-pk").first()
     assert run is not None
-    return run, rss_mb
+    return run, rss_mb, cpu[-1]
 
 
 def bench_reconcile(count: int) -> None:

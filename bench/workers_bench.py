@@ -17,10 +17,9 @@ one after another (its lock), so more workers shorten a backlog spread over pair
 pair's.
 
 ``--ceiling``: the Kimai connections' requests at once, at most (16 by default in the service).
-A run writes on twice as many threads, each with its own database connection, so runs side by
-side need that many connections each: at 16, four runs at once need more than the 100 a
-PostgreSQL server allows by default (the embedded one here too), and runs fail with "too many
-clients already". 8 keeps four runs at once within 100.
+A run sends on that many threads, which touch no database: a run needs one connection
+whatever the ceiling (runs used to need twice the ceiling plus two, and four at once at 16
+failed with "too many clients already" against PostgreSQL's default 100).
 
 Runs in its own embedded PostgreSQL (DATA_DIR=var/bench), emptied for each setting.
 """

@@ -120,6 +120,9 @@ def build_logging_config(json_output: bool, level: str = "INFO") -> None:
     )
     structlog.configure(
         processors=[
+            # Drop a line below the level before the other processors run: a debug line per
+            # HTTP request otherwise cost a timestamp and its formatting even when filtered.
+            structlog.stdlib.filter_by_level,
             *shared[:-1],
             structlog.processors.StackInfoRenderer(),
             structlog.processors.UnicodeDecoder(),

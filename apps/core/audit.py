@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest
 
+from apps.core.inserts import insert_rows
 from apps.core.models import AuditDetail, AuditEvent
 
 # Values that may name a person (a timesheet's description carries the ticket title): stored in
@@ -44,6 +47,20 @@ def actor_of_request(request: HttpRequest) -> str:
     return "anonymous"
 
 
+@dataclass(frozen=True)
+class Event:
+    """One audit event to record; :func:`record_many` writes many in two INSERTs."""
+
+    actor: str
+    action: str
+    object_type: str
+    object_id: object = ""
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    run_id: int | None = None
+    ticket: str = ""
+
+
 def record(
     actor: str,
     action: str,
@@ -55,21 +72,39 @@ def record(
     run_id: int | None = None,
     ticket: str = "",
 ) -> AuditEvent:
-    before, personal_before = _split(before)
-    after, personal_after = _split(after)
-    event = AuditEvent.objects.create(
-        actor=actor,
-        action=action,
-        object_type=object_type,
-        object_id=str(object_id),
-        before=before,
-        after=after,
-        run_id=run_id,
-        ticket=ticket or "",
-    )
-    if personal_before is not None or personal_after is not None:
-        AuditDetail.objects.create(event=event, before=personal_before, after=personal_after)
-    return event
+    event = Event(actor, action, object_type, object_id, before, after, run_id, ticket)
+    return record_many([event])[0]
+
+
+def record_many(events: Iterable[Event]) -> list[AuditEvent]:
+    """Record ``events``: one INSERT of the events, one of their personal details (if any)."""
+    rows: list[AuditEvent] = []
+    personal: list[tuple[dict[str, Any] | None, dict[str, Any] | None]] = []
+    for event in events:
+        before, personal_before = _split(event.before)
+        after, personal_after = _split(event.after)
+        rows.append(
+            AuditEvent(
+                actor=event.actor,
+                action=event.action,
+                object_type=event.object_type,
+                object_id=str(event.object_id),
+                before=before,
+                after=after,
+                run_id=event.run_id,
+                ticket=event.ticket or "",
+            )
+        )
+        personal.append((personal_before, personal_after))
+    insert_rows(rows)
+    details = [
+        AuditDetail(event=row, before=before, after=after)
+        for row, (before, after) in zip(rows, personal, strict=True)
+        if before is not None or after is not None
+    ]
+    if details:
+        insert_rows(details)
+    return rows
 
 
 def _split(values: dict[str, Any] | None) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:

@@ -10,24 +10,38 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
+from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 
 from apps.connectors.base import TargetConnector, TimesheetDraft
-from apps.connectors.entry import TimeEntry
 from apps.connectors.http import ExternalServiceError
 from apps.core import audit
 from apps.mappings.engine import TimesheetPlan
 from apps.mappings.models import MappingProfile
 from apps.mappings.reference import record_created
-from apps.sync.conflicts import close_open_conflict, record_conflict
-from apps.sync.models import Conflict, Link, Outcome, Run, RunItem
+from apps.sync.conflicts import (
+    close_open_conflict,
+    conflict_values,
+    open_new_conflicts,
+    save_conflict,
+)
+from apps.sync.models import Conflict, Link, Outcome, Run, RunItem, WriteIntent
 from apps.sync.reconcile import Decision, KimaiIndex
 from apps.sync.reference_guard import ReferenceGuard
-from apps.sync.writer import KimaiWriter, WriteResult, timesheet_snapshot
+from apps.sync.writer import (
+    ALREADY_OPEN,
+    KimaiWriter,
+    Sent,
+    Write,
+    WriteResult,
+    draft_payload,
+    timesheet_snapshot,
+)
 
 if TYPE_CHECKING:
     from apps.sync.engine import SyncJob
@@ -83,10 +97,9 @@ def create_planned_project(
 class Applier:
     """Carries out decisions: links and conflicts here, Kimai writes through :class:`KimaiWriter`.
 
-    Writes run on twice ``max_concurrent_requests`` threads (Kimai has no bulk create; the HTTP
-    seam's adaptive limit bounds requests in flight); each thread has its own writer and
-    database connection. Inside an outer transaction (tests), threads
-    could not see its rows, so writes then run one by one on this thread.
+    Writes are sent on ``max_concurrent_requests`` threads (Kimai has no bulk create; the
+    HTTP seam's adaptive limit bounds requests in flight) that touch no database; their
+    bookkeeping is done in groups on the run's own thread and connection (:meth:`_run_writes`).
     """
 
     def __init__(
@@ -114,12 +127,18 @@ class Applier:
     def apply(self, decisions: list[Decision]) -> list[RunItem]:
         items: list[RunItem] = []
         writes: list[Decision] = []
+        conflicts: list[Decision] = []
         for decision in decisions:
             if decision.outcome in WRITES:
                 writes.append(decision)
+            elif decision.outcome == Outcome.CONFLICT:
+                conflicts.append(decision)
+                items.append(self.job._item(decision, self.people, RunItem.Result.NOTHING))
             else:
                 items.append(self._without_write(decision))
                 self._progress()
+        self._conflicts(conflicts)
+        self._progress(len(conflicts))
         self._create_missing_projects(writes)
         items += self._run_writes(writes)
         return items
@@ -128,7 +147,7 @@ class Applier:
         with self.lock:
             self.done += n
             done = self.done
-        if done % PROGRESS_EVERY == 0:
+        if n and done // PROGRESS_EVERY != (done - n) // PROGRESS_EVERY:
             # The run page shows the limit on requests in flight as it moves.
             Run.objects.filter(pk=self.job.run.pk).update(
                 done=done, figures=self.job.figures(with_p95=False)
@@ -167,9 +186,6 @@ class Applier:
                 if entry.external_id in self.open_conflicts:
                     close_open_conflict(profile, entry.external_id, "adopted", job.actor, job.run)
             return job._item(decision, self.people, RunItem.Result.DONE)
-        if decision.outcome == Outcome.CONFLICT:
-            self._conflict(decision, decision.conflict_kind, decision.reason)
-            return job._item(decision, self.people, RunItem.Result.NOTHING)
         if decision.outcome == Outcome.IN_SYNC and decision.entry is not None:
             if decision.refresh_link:
                 Link.objects.filter(profile=profile, source_id=decision.source_id).update(
@@ -181,19 +197,34 @@ class Applier:
         return job._item(decision, self.people, RunItem.Result.NOTHING)
 
     def _conflict(self, decision: Decision, kind: str, reason: str) -> None:
+        save_conflict(
+            self.job.profile, decision.source_id, self._conflict_values(decision, kind, reason),
+            maybe_open=decision.source_id in self.open_conflicts,
+        )  # fmt: skip
+
+    def _conflicts(self, decisions: list[Decision]) -> None:
+        """The conflicts ``decisions`` found: those of entries with none open in one INSERT."""
+        new: list[tuple[str, dict[str, Any]]] = []
+        for decision in decisions:
+            if decision.source_id in self.open_conflicts:
+                self._conflict(decision, decision.conflict_kind, decision.reason)
+            else:
+                values = self._conflict_values(decision, decision.conflict_kind, decision.reason)
+                new.append((decision.source_id, values))
+        open_new_conflicts(self.job.profile, new)
+
+    def _conflict_values(self, decision: Decision, kind: str, reason: str) -> dict[str, Any]:
         sheet = self.index.by_id.get(decision.kimai_id) if decision.kimai_id else None
         candidates = [
             timesheet_snapshot(self.index.by_id[k])
             for k in decision.candidates
             if k in self.index.by_id
         ]
-        record_conflict(
-            self.job.profile, self.job.run, decision.source_id, kind, reason,
-            entry=decision.entry, plan=decision.plan,
+        return conflict_values(
+            self.job.run, kind, reason, entry=decision.entry, plan=decision.plan,
             agent_person_id=self._agent_person(decision),
             target_snapshot=timesheet_snapshot(sheet) if sheet else None,
             candidates=candidates, kimai_id=decision.kimai_id,
-            maybe_open=decision.source_id in self.open_conflicts,
         )  # fmt: skip
 
     # -- projects and customers that rules create on first use ---------------------------------
@@ -228,58 +259,129 @@ class Applier:
         return plan.draft
 
     # -- writes ------------------------------------------------------------------------------------
-    def _run_writes(self, writes: list[Decision]) -> list[RunItem]:
-        if not writes:
+    def _run_writes(self, decisions: list[Decision]) -> list[RunItem]:
+        """Send ``decisions`` on ``max_concurrent_requests`` threads that only do HTTP; this
+        thread, on the run's one database connection, records the intents of a group of writes
+        in one INSERT (committed before any of them is sent) and settles what was answered in
+        one transaction per group. Up to two groups are recorded and not yet settled, so the
+        senders have the next group while this thread does the bookkeeping of the last."""
+        if not decisions:
             return []
-        # Twice as many writers as the ceiling on requests in flight: while one thread does its
-        # database bookkeeping, another holds the slot, so Kimai always has as many requests to
-        # serve as the adaptive limit allows (the others wait in the limit, not on Kimai).
-        threads = min(len(writes), 2 * self.target.http.tuning.max_concurrent_requests)
-        if connection.in_atomic_block or threads <= 1:
-            writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)
-            return [self._write(writer, d) for d in writes]
-        work: queue.SimpleQueue[Decision] = queue.SimpleQueue()
-        for decision in writes:
-            work.put(decision)
-        results: list[RunItem] = []
+        writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)
+        group = min(len(decisions), self.target.http.tuning.max_concurrent_requests)
+        ahead = group
+        if connection.in_atomic_block:
+            # Tests inside a transaction: one write at a time, each settled before the next is
+            # recorded, so they see what a one-at-a-time run does.
+            group, ahead = 1, 0
+        waiting = deque(decisions)
+        items: list[RunItem] = []
         errors: list[BaseException] = []
-
-        def worker() -> None:
-            writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)
-            try:
-                while True:
-                    try:
-                        decision = work.get_nowait()
-                    except queue.Empty:
-                        return
-                    item = self._write(writer, decision)
-                    with self.lock:
-                        results.append(item)
-            except BaseException as error:  # surfaced below, never swallowed
-                errors.append(error)
-            finally:
-                close_old_connections()
-                connection.close()
-
-        pool = [threading.Thread(target=worker, name=f"sync-write-{i}") for i in range(threads)]
-        for thread in pool:
-            thread.start()
-        for thread in pool:
-            thread.join()
+        in_flight = 0
+        with Senders(writer.send, group) as senders:
+            while waiting or in_flight:
+                if waiting and in_flight <= ahead:
+                    chosen = [waiting.popleft() for _ in range(min(group, len(waiting)))]
+                    for decision, write in self._recorded(writer, chosen, items):
+                        senders.put(decision, write)
+                        in_flight += 1
+                    continue
+                answered = senders.answered(at_least=max(1, min(in_flight, group // 2)))
+                in_flight -= len(answered)
+                items += self._settled(writer, answered, errors)
         if errors:
             raise errors[0]
-        return results
+        return items
 
-    def _send(
-        self, writer: KimaiWriter, decision: Decision, entry: TimeEntry, draft: TimesheetDraft
-    ) -> WriteResult:
-        assert decision.plan is not None
+    def _recorded(
+        self, writer: KimaiWriter, decisions: list[Decision], items: list[RunItem]
+    ) -> list[tuple[Decision, Write]]:
+        """The writes of ``decisions`` whose intents are now recorded; the others' items (not
+        sent) go to ``items``."""
+        links = self._links_of([d.source_id for d in decisions if d.outcome != Outcome.CREATE])
+        planned: list[tuple[Decision, Write]] = []
+        for decision in decisions:
+            write = self._write_of(decision, links)
+            if isinstance(write, Write):
+                planned.append((decision, write))
+            else:
+                items.append(self._finish(decision, write))
+        recorded = {id(w) for w in writer.record_intents([w for _, w in planned])}
+        for decision, write in planned:
+            if id(write) not in recorded:
+                items.append(
+                    self._finish(
+                        decision, WriteResult("", RunItem.Result.FAILED, error=ALREADY_OPEN)
+                    )
+                )
+        return [(d, w) for d, w in planned if id(w) in recorded]
+
+    def _links_of(self, source_ids: list[str]) -> dict[str, Link]:
+        if not source_ids:
+            return {}
+        links = Link.objects.filter(profile=self.job.profile, source_id__in=source_ids)
+        return {link.source_id: link for link in links}
+
+    def _write_of(self, decision: Decision, links: dict[str, Link]) -> Write | WriteResult:
+        """What to send for ``decision``, or why nothing is sent."""
+        by_id = self.index.by_id
+        if decision.outcome == Outcome.DELETE:
+            link = links.get(decision.source_id)
+            before = by_id.get(decision.kimai_id)
+            marker = link.marker if link else ""
+            operation = WriteIntent.Operation.DELETE
+            return Write(
+                operation, decision.source_id, marker, decision.kimai_id, {}, before=before
+            )
+        draft, entry = self._draft(decision), decision.entry
+        if draft is None or entry is None or decision.plan is None:
+            return WriteResult(
+                "", RunItem.Result.FAILED,
+                error="the Kimai project this entry needs could not be created",
+            )  # fmt: skip
+        if (hidden := self.guard.blocked(draft)) is not None:
+            kind = Conflict.Kind.HIDDEN_IN_KIMAI
+            return WriteResult("", RunItem.Result.NOTHING, error=hidden, conflict_kind=kind)
+        payload = draft_payload(draft, entry.fingerprint)
         if decision.outcome == Outcome.CREATE:
-            result = writer.create(entry, decision.plan.marker, draft)
-        else:
-            link = Link.objects.get(profile=self.job.profile, source_id=entry.external_id)
-            result = writer.update(entry, link, draft, self.index.by_id.get(link.kimai_id))
-        if result.conflict_kind:
+            operation, marker = WriteIntent.Operation.CREATE, decision.plan.marker
+            return Write(operation, entry.external_id, marker, "", payload, entry, draft)
+        link = links.get(entry.external_id)
+        if link is None:
+            raise Link.DoesNotExist(f"no link for entry {entry.external_id} to update")
+        return Write(
+            WriteIntent.Operation.UPDATE, entry.external_id, link.marker, link.kimai_id, payload,
+            entry, draft, link, by_id.get(link.kimai_id),
+        )  # fmt: skip
+
+    def _settled(
+        self,
+        writer: KimaiWriter,
+        answered: list[tuple[Decision, Sent | BaseException]],
+        errors: list[BaseException],
+    ) -> list[RunItem]:
+        """Settle answered writes in one transaction (one by one if that fails, so only the
+        write at fault stays open); their items."""
+        sent = [(d, s) for d, s in answered if isinstance(s, Sent)]
+        errors += [s for _, s in answered if not isinstance(s, Sent)]
+        try:
+            writer.settle([s for _, s in sent])
+        except Exception:
+            settled = []
+            for decision, one in sent:
+                try:
+                    writer.settle([one])
+                except Exception as error:  # its intent stays open; surfaced after the run
+                    errors.append(error)
+                else:
+                    settled.append((decision, one))
+            sent = settled
+        return [self._finish(d, self._explained(s)) for d, s in sent]
+
+    def _explained(self, sent: Sent) -> WriteResult:
+        result = sent.result
+        draft = sent.write.draft
+        if result.conflict_kind and draft is not None:
             # Refused because the project or activity was hidden in Kimai meanwhile? Then say
             # so, and send nothing more on it in this run.
             self.guard.refused(result.error)
@@ -289,33 +391,8 @@ class Applier:
                 result = replace(result, conflict_kind=kind, error=f"{hidden} ({result.error})")
         return result
 
-    def _write(self, writer: KimaiWriter, decision: Decision) -> RunItem:
+    def _finish(self, decision: Decision, result: WriteResult) -> RunItem:
         job = self.job
-        entry = decision.entry
-        result: WriteResult
-        if decision.outcome == Outcome.DELETE:
-            link = Link.objects.filter(profile=job.profile, source_id=decision.source_id).first()
-            marker = link.marker if link else ""
-            result = writer.delete(
-                decision.source_id,
-                decision.kimai_id,
-                marker,
-                self.index.by_id.get(decision.kimai_id),
-            )
-        else:
-            draft = self._draft(decision)
-            if draft is None or entry is None or decision.plan is None:
-                result = WriteResult(
-                    "", RunItem.Result.FAILED,
-                    error="the Kimai project this entry needs could not be created",
-                )  # fmt: skip
-            elif (hidden := self.guard.blocked(draft)) is not None:
-                result = WriteResult(
-                    "", RunItem.Result.NOTHING, error=hidden,
-                    conflict_kind=Conflict.Kind.HIDDEN_IN_KIMAI,
-                )  # fmt: skip
-            else:
-                result = self._send(writer, decision, entry, draft)
         if result.conflict_kind:
             self._conflict(decision, result.conflict_kind, result.error)
         elif result.result == RunItem.Result.DONE and decision.source_id in self.open_conflicts:
@@ -324,3 +401,53 @@ class Applier:
             )
         self._progress()
         return job._item(decision, self.people, result.result, result)
+
+
+class Senders:
+    """Threads that send writes to Kimai and touch no database (they need no connection)."""
+
+    def __init__(self, send: Callable[[Write], Sent], threads: int) -> None:
+        self._send = send
+        self._todo: queue.SimpleQueue[tuple[Decision, Write] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[Decision, Sent | BaseException]] = queue.SimpleQueue()
+        self._threads = [
+            threading.Thread(target=self._work, name=f"sync-send-{i}", daemon=True)
+            for i in range(threads)
+        ]
+
+    def __enter__(self) -> Senders:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        if exc_type is not None:  # the run failed: send nothing more (those intents stay open)
+            while True:
+                try:
+                    self._todo.get_nowait()
+                except queue.Empty:
+                    break
+        for _ in self._threads:
+            self._todo.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def put(self, decision: Decision, write: Write) -> None:
+        self._todo.put((decision, write))
+
+    def answered(self, at_least: int) -> list[tuple[Decision, Sent | BaseException]]:
+        """At least ``at_least`` answered writes (waiting for them), and any more at hand."""
+        answered = [self._done.get() for _ in range(at_least)]
+        while True:
+            try:
+                answered.append(self._done.get_nowait())
+            except queue.Empty:
+                return answered
+
+    def _work(self) -> None:
+        while (job := self._todo.get()) is not None:
+            decision, write = job
+            try:
+                self._done.put((decision, self._send(write)))
+            except BaseException as error:  # surfaced by the run, never swallowed
+                self._done.put((decision, error))

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from apps.connectors.entry import TimeEntry
 from apps.core import audit
+from apps.core.inserts import insert_rows
 from apps.mappings.engine import TimesheetPlan
 from apps.mappings.models import MappingProfile
 from apps.sync.models import Conflict, Run
@@ -57,10 +58,8 @@ def plan_snapshot(entry: TimeEntry, plan: TimesheetPlan | None) -> dict[str, Any
     }
 
 
-def record_conflict(
-    profile: MappingProfile,
+def conflict_values(
     run: Run | None,
-    source_id: str,
     kind: str,
     reason: str,
     *,
@@ -70,10 +69,8 @@ def record_conflict(
     target_snapshot: dict[str, Any] | None = None,
     candidates: list[dict[str, Any]] | None = None,
     kimai_id: str = "",
-    maybe_open: bool = True,
-) -> Conflict:
-    """Open the entry's conflict, or update the one open. ``maybe_open=False``: the caller knows
-    none was open (the run loaded them), so the INSERT is tried first and the look-up saved."""
+) -> dict[str, Any]:
+    """The fields of an entry's conflict (all but profile and source_id)."""
     values: dict[str, Any] = {
         "kind": kind,
         "reason": reason,
@@ -94,6 +91,30 @@ def record_conflict(
         )
     else:  # the entry is gone from Zammad: no fingerprint (a skip keeps the Kimai side for good)
         values["source_fingerprint"] = ""
+    return values
+
+
+def record_conflict(
+    profile: MappingProfile,
+    run: Run | None,
+    source_id: str,
+    kind: str,
+    reason: str,
+    *,
+    maybe_open: bool = True,
+    **details: Any,
+) -> Conflict:
+    """Open the entry's conflict, or update the one open; ``details`` as for
+    :func:`conflict_values`. ``maybe_open=False``: the caller knows none was open (the run
+    loaded them), so the INSERT is tried first and the look-up saved."""
+    values = conflict_values(run, kind, reason, **details)
+    return save_conflict(profile, source_id, values, maybe_open=maybe_open)
+
+
+def save_conflict(
+    profile: MappingProfile, source_id: str, values: dict[str, Any], *, maybe_open: bool = True
+) -> Conflict:
+    """Update the entry's open conflict with ``values``, or open one (see record_conflict)."""
     for attempt in range(2):
         if maybe_open or attempt:
             existing = Conflict.objects.filter(
@@ -112,6 +133,22 @@ def record_conflict(
         except IntegrityError:
             continue  # open already (concurrently, or the caller's hint was stale): update it
     raise RuntimeError(f"could not record the conflict of entry {source_id}")
+
+
+def open_new_conflicts(profile: MappingProfile, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    """Open the conflicts of entries the caller knows had none open (``(source_id, values)``
+    each), in one INSERT. If one was opened meanwhile, the unique index refuses them all and
+    each is saved as :func:`record_conflict` would."""
+    if not rows:
+        return
+    try:
+        with transaction.atomic():
+            insert_rows(
+                [Conflict(profile=profile, source_id=sid, **values) for sid, values in rows]
+            )
+    except IntegrityError:
+        for source_id, values in rows:
+            save_conflict(profile, source_id, values)
 
 
 def close_open_conflict(

@@ -16,19 +16,19 @@ At most one open intent per entry (a partial unique index) makes a second writer
 from __future__ import annotations
 
 from collections import Counter
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from apps.connectors.base import TargetConnector, TimesheetDraft
 from apps.connectors.entry import TimeEntry
 from apps.connectors.http import ExternalServiceError
 from apps.core import audit
+from apps.core.inserts import insert_rows, recordset, rows_json
 from apps.mappings.models import MappingProfile
 from apps.sync.models import Conflict, Link, Outcome, Run, RunItem, WriteIntent
 
@@ -85,7 +85,40 @@ def _refusal(error: ExternalServiceError) -> tuple[str, str]:
     return text, Conflict.Kind.LOCKED if locked else Conflict.Kind.REJECTED
 
 
+@dataclass
+class Write:
+    """One write to Kimai: what is sent, and what the bookkeeping records before and after."""
+
+    operation: str
+    source_id: str
+    marker: str
+    kimai_id: str
+    payload: dict[str, Any]
+    entry: TimeEntry | None = None
+    draft: TimesheetDraft | None = None
+    link: Link | None = None  # an update's link
+    before: TimeEntry | None = None  # the timesheet as it was, for the audit event
+    intent_id: int | None = None  # once its intent is recorded
+
+
+@dataclass(frozen=True)
+class Sent:
+    """How Kimai answered a write: the intent's new state and the result to report."""
+
+    write: Write
+    state: str
+    result: WriteResult
+
+
+ALREADY_OPEN = "another write of this entry is still open; it is settled first"
+
+
 class KimaiWriter:
+    """Writes through the protocol above, in three steps that a caller can run for many writes
+    at once: :meth:`record_intents` (one committed INSERT), :meth:`send` (HTTP only: safe on any
+    thread, touches no database), :meth:`settle` (one transaction). :meth:`create`,
+    :meth:`update` and :meth:`delete` run the three for one write."""
+
     def __init__(
         self, profile: MappingProfile, target: TargetConnector, run: Run | None, actor: str
     ) -> None:
@@ -94,69 +127,143 @@ class KimaiWriter:
         self.run = run
         self.actor = actor
 
-    # -- intents -----------------------------------------------------------------------------------
-    def _open_intent(
-        self, source_id: str, operation: str, marker: str, kimai_id: str, payload: dict[str, Any]
-    ) -> WriteIntent | None:
-        """Record the intent and commit it; None if another write of this entry is open.
-
-        Outside a transaction the INSERT commits on its own (one round trip to PostgreSQL, not
-        three with BEGIN and COMMIT); inside one (tests) a savepoint keeps it usable after a
-        refused duplicate."""
-        try:
-            with transaction.atomic() if connection.in_atomic_block else nullcontext():
-                return WriteIntent.objects.create(
-                    profile=self.profile, source_id=source_id, operation=operation,
-                    marker=marker, kimai_id=kimai_id, run=self.run, payload=payload,
-                )  # fmt: skip
-        except IntegrityError:
-            return None
-
-    def _settle(self, intent: WriteIntent, state: str, kimai_id: str = "", error: str = "") -> None:
-        WriteIntent.objects.filter(pk=intent.pk).update(
-            state=state, kimai_id=kimai_id or intent.kimai_id, error=error[:2000]
+    # -- one write ---------------------------------------------------------------------------------
+    def create(self, entry: TimeEntry, marker: str, draft: TimesheetDraft) -> WriteResult:
+        payload = draft_payload(draft, entry.fingerprint)
+        return self._one(
+            Write(
+                WriteIntent.Operation.CREATE, entry.external_id, marker, "", payload, entry, draft
+            )
         )
 
-    def _ticket_of(self, entry: TimeEntry | None) -> str:
-        return entry.ticket.number or "" if entry and entry.ticket else ""
-
-    # -- create ------------------------------------------------------------------------------------
-    def create(self, entry: TimeEntry, marker: str, draft: TimesheetDraft) -> WriteResult:
-        intent = self._open_intent(
-            entry.external_id, WriteIntent.Operation.CREATE, marker, "",
-            draft_payload(draft, entry.fingerprint),
+    def update(
+        self, entry: TimeEntry, link: Link, draft: TimesheetDraft, before: TimeEntry | None
+    ) -> WriteResult:
+        payload = draft_payload(draft, entry.fingerprint)
+        return self._one(
+            Write(
+                WriteIntent.Operation.UPDATE, entry.external_id, link.marker, link.kimai_id,
+                payload, entry, draft, link, before,
+            )
         )  # fmt: skip
-        if intent is None:
-            return WriteResult(
-                "", RunItem.Result.FAILED,
-                error="another write of this entry is still open; it is settled first",
-            )  # fmt: skip
+
+    def delete(
+        self, source_id: str, kimai_id: str, marker: str, before: TimeEntry | None
+    ) -> WriteResult:
+        return self._one(
+            Write(WriteIntent.Operation.DELETE, source_id, marker, kimai_id, {}, before=before)
+        )
+
+    def _one(self, write: Write) -> WriteResult:
+        if not self.record_intents([write]):
+            return WriteResult("", RunItem.Result.FAILED, error=ALREADY_OPEN)
+        sent = self.send(write)
+        self.settle([sent])
+        return sent.result
+
+    # -- 1. intents ---------------------------------------------------------------------------
+    def record_intents(self, writes: list[Write]) -> list[Write]:
+        """Record the intents of ``writes`` in one INSERT that commits at once (outside a
+        transaction); returns the writes that got one (``intent_id`` set). A write of an entry
+        with an open intent gets none (the partial unique index): it must not be sent."""
+        if not writes:
+            return []
+        now = timezone.now()
+        run_id = self.run.pk if self.run else None
+        names = ["source_id", "operation", "marker", "kimai_id", "payload"]
+        rows = [[w.source_id, w.operation, w.marker, w.kimai_id, w.payload] for w in writes]
+        sql = (
+            f"INSERT INTO {WriteIntent._meta.db_table} (profile_id, source_id, operation, marker, "
+            "kimai_id, state, run_id, payload, error, created_at, updated_at) "
+            "SELECT %s::bigint, r.source_id, r.operation, r.marker, r.kimai_id, 'pending', "
+            "%s::bigint, r.payload, '', %s, %s "
+            f"FROM {recordset(names, ['text', 'text', 'text', 'text', 'jsonb'])} "
+            "ON CONFLICT DO NOTHING RETURNING id, source_id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [self.profile.pk, run_id, now, now, rows_json(rows, names)])
+            ids = {source_id: pk for pk, source_id in cursor.fetchall()}
+        recorded = []
+        for w in writes:
+            w.intent_id = ids.pop(w.source_id, None)
+            if w.intent_id is not None:
+                recorded.append(w)
+        return recorded
+
+    # -- 2. the request -------------------------------------------------------------------------
+    def send(self, write: Write) -> Sent:
+        """Send ``write`` to Kimai (with a marker search and one more try where that is safe)."""
+        if write.operation == WriteIntent.Operation.CREATE:
+            return self._send_create(write)
+        if write.operation == WriteIntent.Operation.UPDATE:
+            return self._send_update(write)
+        return self._send_delete(write)
+
+    def _send_create(self, write: Write) -> Sent:
+        assert write.draft is not None
         for attempt in (1, 2):
             try:
-                sheet = self.target.create_timesheet(draft)
+                sheet = self.target.create_timesheet(write.draft)
             except ExternalServiceError as error:
                 if error.uncertain:
-                    found, searched = self._find_marked(marker)
+                    found, searched = self._find_marked(write.marker)
                     if found is not None:  # our own POST went through after all
-                        return self._linked(intent, entry, marker, found, Outcome.CREATE)
+                        return self._done(write, Outcome.CREATE, found.external_id, found)
                     if attempt == 1 and searched:
                         continue  # verified absent: sending again cannot duplicate
-                    self._settle(intent, WriteIntent.State.UNCERTAIN, error=error.message)
-                    return WriteResult(
-                        Outcome.CREATE, RunItem.Result.UNCERTAIN, error=error.message
-                    )
-                if error.permanent:
-                    message, kind = _refusal(error)
-                    self._settle(intent, WriteIntent.State.FAILED, error=message)
-                    return WriteResult(
-                        "", RunItem.Result.REFUSED, error=message, conflict_kind=kind
-                    )
-                # Not sent, or refused before anything was written (connect error, 503, 429
-                # after the retry budget): nothing to verify; the next run tries again.
-                self._settle(intent, WriteIntent.State.ABANDONED, error=error.message)
-                return WriteResult("", RunItem.Result.FAILED, error=error.message)
-            return self._linked(intent, entry, marker, sheet, Outcome.CREATE)
+                    return self._undecided(write, Outcome.CREATE, "", error)
+                return self._not_applied(write, "", error)
+            return self._done(write, Outcome.CREATE, sheet.external_id, sheet)
         raise AssertionError("unreachable: the loop returns")  # pragma: no cover
+
+    def _send_update(self, write: Write) -> Sent:
+        assert write.draft is not None
+        for attempt in (1, 2):
+            try:
+                sheet = self.target.update_timesheet(write.kimai_id, write.draft)
+            except ExternalServiceError as error:
+                # The same PATCH twice leaves the same record: safe to send again once.
+                if error.uncertain and attempt == 1:
+                    continue
+                if error.uncertain:
+                    return self._undecided(write, Outcome.UPDATE, write.kimai_id, error)
+                return self._not_applied(write, write.kimai_id, error)
+            return self._done(write, Outcome.UPDATE, write.kimai_id, sheet)
+        raise AssertionError("unreachable: the loop returns")  # pragma: no cover
+
+    def _send_delete(self, write: Write) -> Sent:
+        try:
+            self.target.delete_timesheet(write.kimai_id)
+        except ExternalServiceError as error:
+            if error.permanent:
+                return self._not_applied(write, write.kimai_id, error)
+            if error.uncertain:
+                return self._undecided(write, Outcome.DELETE, write.kimai_id, error)
+            return Sent(
+                write, WriteIntent.State.ABANDONED,
+                WriteResult(Outcome.DELETE, RunItem.Result.FAILED, write.kimai_id, error.message),
+            )  # fmt: skip
+        return self._done(write, Outcome.DELETE, write.kimai_id, None)
+
+    def _done(self, write: Write, how: str, kimai_id: str, sheet: TimeEntry | None) -> Sent:
+        result = WriteResult(how, RunItem.Result.DONE, kimai_id=kimai_id, sheet=sheet)
+        return Sent(write, WriteIntent.State.DONE, result)
+
+    def _undecided(
+        self, write: Write, how: str, kimai_id: str, error: ExternalServiceError
+    ) -> Sent:
+        result = WriteResult(how, RunItem.Result.UNCERTAIN, kimai_id, error.message)
+        return Sent(write, WriteIntent.State.UNCERTAIN, result)
+
+    def _not_applied(self, write: Write, kimai_id: str, error: ExternalServiceError) -> Sent:
+        if error.permanent:
+            message, kind = _refusal(error)
+            result = WriteResult("", RunItem.Result.REFUSED, kimai_id, message, conflict_kind=kind)
+            return Sent(write, WriteIntent.State.FAILED, result)
+        # Not sent, or refused before anything was written (connect error, 503, 429 after the
+        # retry budget): nothing to verify; the next run tries again.
+        result = WriteResult("", RunItem.Result.FAILED, kimai_id, error.message)
+        return Sent(write, WriteIntent.State.ABANDONED, result)
 
     def _find_marked(self, marker: str) -> tuple[TimeEntry | None, bool]:
         """The timesheet carrying ``marker`` (or None), and whether Kimai answered the search."""
@@ -167,108 +274,99 @@ class KimaiWriter:
             return None, False
         return (found[0] if found else None), True
 
-    def _linked(
-        self, intent: WriteIntent, entry: TimeEntry, marker: str, sheet: TimeEntry, how: str
-    ) -> WriteResult:
-        origin = Link.Origin.CREATED if how == Outcome.CREATE else Link.Origin.ADOPTED
+    # -- 3. settling ----------------------------------------------------------------------------
+    def settle(self, sents: list[Sent]) -> None:
+        """Commit what Kimai answered, in one transaction: links made, changed or removed, the
+        intents settled, an audit event per applied write."""
+        if not sents:
+            return
+        run_id = self.run.pk if self.run else None
+        new_links: list[Link] = []
+        gone: list[str] = []
+        events: list[audit.Event] = []
         with transaction.atomic():
-            # A new entry has no link: insert (one query); the unique constraint still guards.
-            Link.objects.create(
-                profile=self.profile, source_id=entry.external_id, kimai_id=sheet.external_id,
-                marker=marker, origin=origin, ticket_id=entry.ticket.id if entry.ticket else "",
-                booked_at=entry.booked_at, source_fingerprint=entry.fingerprint,
-                target_fingerprint=sheet.fingerprint, source_changed_at=entry.changed_at,
-            )  # fmt: skip
-            self._settle(intent, WriteIntent.State.DONE, kimai_id=sheet.external_id)
-            audit.record(
-                self.actor, f"kimai.timesheet.{'create' if how == Outcome.CREATE else 'adopt'}",
-                "kimai.timesheet", sheet.external_id,
-                after=timesheet_snapshot(sheet), run_id=self.run.pk if self.run else None,
-                ticket=self._ticket_of(entry),
-            )  # fmt: skip
-        return WriteResult(how, RunItem.Result.DONE, kimai_id=sheet.external_id, sheet=sheet)
-
-    # -- update ------------------------------------------------------------------------------------
-    def update(
-        self, entry: TimeEntry, link: Link, draft: TimesheetDraft, before: TimeEntry | None
-    ) -> WriteResult:
-        intent = self._open_intent(
-            entry.external_id, WriteIntent.Operation.UPDATE, link.marker, link.kimai_id,
-            draft_payload(draft, entry.fingerprint),
-        )  # fmt: skip
-        if intent is None:
-            return WriteResult(
-                "", RunItem.Result.FAILED,
-                error="another write of this entry is still open; it is settled first",
-            )  # fmt: skip
-        sheet: TimeEntry | None = None
-        for attempt in (1, 2):
-            try:
-                sheet = self.target.update_timesheet(link.kimai_id, draft)
-                break
-            except ExternalServiceError as error:
-                # The same PATCH twice leaves the same record: safe to send again once.
-                if error.uncertain and attempt == 1:
+            for sent in sents:
+                if sent.state != WriteIntent.State.DONE:
                     continue
-                if error.uncertain:
-                    self._settle(intent, WriteIntent.State.UNCERTAIN, error=error.message)
-                    return WriteResult(
-                        Outcome.UPDATE, RunItem.Result.UNCERTAIN, link.kimai_id, error.message
-                    )
-                if error.permanent:
-                    message, kind = _refusal(error)
-                    self._settle(intent, WriteIntent.State.FAILED, error=message)
-                    return WriteResult(
-                        "", RunItem.Result.REFUSED, link.kimai_id, message, conflict_kind=kind
-                    )
-                self._settle(intent, WriteIntent.State.ABANDONED, error=error.message)
-                return WriteResult("", RunItem.Result.FAILED, link.kimai_id, error.message)
-        assert sheet is not None
-        with transaction.atomic():
-            Link.objects.filter(pk=link.pk).update(
-                source_fingerprint=entry.fingerprint, target_fingerprint=sheet.fingerprint,
-                booked_at=entry.booked_at, ticket_id=entry.ticket.id if entry.ticket else "",
-                source_changed_at=entry.changed_at,
-            )  # fmt: skip
-            self._settle(intent, WriteIntent.State.DONE, kimai_id=link.kimai_id)
-            audit.record(
-                self.actor, "kimai.timesheet.update", "kimai.timesheet", link.kimai_id,
-                before=timesheet_snapshot(before) if before else None,
-                after=timesheet_snapshot(sheet), run_id=self.run.pk if self.run else None,
-                ticket=self._ticket_of(entry),
-            )  # fmt: skip
-        return WriteResult(Outcome.UPDATE, RunItem.Result.DONE, link.kimai_id, sheet=sheet)
+                write, sheet = sent.write, sent.result.sheet
+                entry = write.entry
+                if write.operation == WriteIntent.Operation.CREATE:
+                    assert entry is not None and sheet is not None
+                    new_links.append(self._new_link(write, entry, sheet))
+                    events.append(
+                        audit.Event(
+                            self.actor, "kimai.timesheet.create", "kimai.timesheet",
+                            sheet.external_id, after=timesheet_snapshot(sheet), run_id=run_id,
+                            ticket=self._ticket_of(entry),
+                        )
+                    )  # fmt: skip
+                elif write.operation == WriteIntent.Operation.UPDATE:
+                    assert entry is not None and sheet is not None and write.link is not None
+                    Link.objects.filter(pk=write.link.pk).update(
+                        source_fingerprint=entry.fingerprint,
+                        target_fingerprint=sheet.fingerprint, booked_at=entry.booked_at,
+                        ticket_id=entry.ticket.id if entry.ticket else "",
+                        source_changed_at=entry.changed_at,
+                    )  # fmt: skip
+                    events.append(
+                        audit.Event(
+                            self.actor, "kimai.timesheet.update", "kimai.timesheet", write.kimai_id,
+                            before=timesheet_snapshot(write.before) if write.before else None,
+                            after=timesheet_snapshot(sheet), run_id=run_id,
+                            ticket=self._ticket_of(entry),
+                        )
+                    )  # fmt: skip
+                else:
+                    gone.append(write.source_id)
+                    events.append(
+                        audit.Event(
+                            self.actor, "kimai.timesheet.delete", "kimai.timesheet", write.kimai_id,
+                            before=timesheet_snapshot(write.before) if write.before else None,
+                            run_id=run_id,
+                        )
+                    )  # fmt: skip
+            if new_links:
+                # New entries have no link: one INSERT; the unique constraints still guard.
+                insert_rows(new_links)
+            if gone:
+                Link.objects.filter(profile=self.profile, source_id__in=gone).delete()
+            self._settle_intents(sents)
+            audit.record_many(events)
 
-    # -- delete ------------------------------------------------------------------------------------
-    def delete(
-        self, source_id: str, kimai_id: str, marker: str, before: TimeEntry | None
-    ) -> WriteResult:
-        intent = self._open_intent(source_id, WriteIntent.Operation.DELETE, marker, kimai_id, {})
-        if intent is None:
-            return WriteResult(
-                "", RunItem.Result.FAILED,
-                error="another write of this entry is still open; it is settled first",
-            )  # fmt: skip
-        try:
-            self.target.delete_timesheet(kimai_id)
-        except ExternalServiceError as error:
-            if error.permanent:
-                message, kind = _refusal(error)
-                self._settle(intent, WriteIntent.State.FAILED, error=message)
-                return WriteResult("", RunItem.Result.REFUSED, kimai_id, message, kind)
-            state = WriteIntent.State.UNCERTAIN if error.uncertain else WriteIntent.State.ABANDONED
-            self._settle(intent, state, error=error.message)
-            result = RunItem.Result.UNCERTAIN if error.uncertain else RunItem.Result.FAILED
-            return WriteResult(Outcome.DELETE, result, kimai_id, error.message)
-        with transaction.atomic():
-            Link.objects.filter(profile=self.profile, source_id=source_id).delete()
-            self._settle(intent, WriteIntent.State.DONE, kimai_id=kimai_id)
-            audit.record(
-                self.actor, "kimai.timesheet.delete", "kimai.timesheet", kimai_id,
-                before=timesheet_snapshot(before) if before else None,
-                run_id=self.run.pk if self.run else None,
-            )  # fmt: skip
-        return WriteResult(Outcome.DELETE, RunItem.Result.DONE, kimai_id)
+    def _new_link(self, write: Write, entry: TimeEntry, sheet: TimeEntry) -> Link:
+        return Link(
+            profile=self.profile, source_id=entry.external_id, kimai_id=sheet.external_id,
+            marker=write.marker, origin=Link.Origin.CREATED,
+            ticket_id=entry.ticket.id if entry.ticket else "", booked_at=entry.booked_at,
+            source_fingerprint=entry.fingerprint, target_fingerprint=sheet.fingerprint,
+            source_changed_at=entry.changed_at,
+        )  # fmt: skip
+
+    def _settle_intents(self, sents: list[Sent]) -> None:
+        """One UPDATE for all: each intent's state, Kimai id (kept if none is known) and error."""
+        names = ["id", "state", "kimai_id", "error"]
+        rows = [
+            [
+                sent.write.intent_id, sent.state, sent.result.kimai_id,
+                sent.result.error[:2000] if sent.state != WriteIntent.State.DONE else "",
+            ]
+            for sent in sents
+        ]  # fmt: skip
+        sql = (
+            f"UPDATE {WriteIntent._meta.db_table} AS intent SET state = r.state, "
+            "kimai_id = COALESCE(NULLIF(r.kimai_id, ''), intent.kimai_id), error = r.error "
+            f"FROM {recordset(names, ['bigint', 'text', 'text', 'text'])} WHERE intent.id = r.id"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [rows_json(rows, names)])
+
+    def _settle(self, intent: WriteIntent, state: str, kimai_id: str = "", error: str = "") -> None:
+        WriteIntent.objects.filter(pk=intent.pk).update(
+            state=state, kimai_id=kimai_id or intent.kimai_id, error=error[:2000]
+        )
+
+    def _ticket_of(self, entry: TimeEntry | None) -> str:
+        return entry.ticket.number or "" if entry and entry.ticket else ""
 
     # -- settling what a crash or an outage left open ------------------------------------------
     def settle_open_intents(self, sheets: dict[str, TimeEntry] | None = None) -> Counter[str]:

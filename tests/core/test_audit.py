@@ -19,6 +19,27 @@ def test_it_records_who_did_what_to_which_object() -> None:
 
 
 @pytest.mark.django_db
+def test_many_events_are_recorded_each_with_its_personal_values_apart() -> None:
+    events = audit.record_many(
+        [
+            audit.Event("schedule", "kimai.timesheet.create", "kimai.timesheet", 1,
+                        after={"id": "1", "description": "#31 Printer"}, run_id=5, ticket="31"),
+            audit.Event("schedule", "kimai.timesheet.delete", "kimai.timesheet", 2,
+                        before={"id": "2"}, run_id=5),
+        ]
+    )  # fmt: skip
+    rows = AuditEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("object_id")
+    assert [(e.object_id, e.before, e.after, e.run_id, e.ticket) for e in rows] == [
+        ("1", None, {"id": "1"}, 5, "31"),
+        ("2", {"id": "2"}, None, 5, ""),
+    ]
+    [detail] = AuditDetail.objects.all()
+    assert (detail.event_id, detail.before, detail.after) == (
+        events[0].pk, None, {"description": "#31 Printer"},
+    )  # fmt: skip
+
+
+@pytest.mark.django_db
 def test_an_event_cannot_be_changed_through_the_orm() -> None:
     event = audit.record("schedule", "kimai.timesheet.create", "kimai.timesheet", 1)
     event.action = "something else"

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.sync.conflicts import record_conflict
+from apps.sync.conflicts import conflict_values, open_new_conflicts, record_conflict
 from apps.sync.models import Conflict, Run
 from tests.sync.world import World
 
@@ -52,3 +52,15 @@ def test_a_new_conflict_outside_a_transaction_is_one_insert(tx_world: World) -> 
     with CaptureQueriesContext(connection) as queries:
         record_conflict(tx_world.profile, None, "4712", "ambiguous", "why", maybe_open=False)
     assert [q["sql"].split()[0] for q in queries.captured_queries] == ["INSERT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_conflicts_opened_together_update_one_that_was_opened_meanwhile(tx_world: World) -> None:
+    first = record_conflict(tx_world.profile, None, "4711", "ambiguous", "opened meanwhile")
+    rows = [(sid, conflict_values(None, "edited_both", f"why {sid}")) for sid in ("4711", "4712")]
+    open_new_conflicts(tx_world.profile, rows)
+    open_ones = Conflict.objects.filter(profile=tx_world.profile, status="open")
+    assert sorted(open_ones.values_list("source_id", "kind", "reason")) == [
+        ("4711", "edited_both", "why 4711"), ("4712", "edited_both", "why 4712"),
+    ]  # fmt: skip
+    assert open_ones.get(source_id="4711").pk == first.pk
