@@ -94,7 +94,8 @@ def bench_sync(entries: int, latency_ms: float) -> None:
             assert finished is not None
             return finished, time.perf_counter() - started
 
-        full, rss_mb, cpu_seconds = _first_sync_in_a_worker_process(first, last)
+        full, rss_mb, user, system = _first_sync_in_a_worker_process(first, last)
+        cpu_seconds = user + system
         seconds = (full.finished_at - full.started_at).total_seconds()
         writes = sum(full.results.get(k, 0) for k in ("written", "refused", "uncertain", "failed"))
         concurrency = kimai.connector().http.tuning.max_concurrent_requests
@@ -103,7 +104,7 @@ def bench_sync(entries: int, latency_ms: float) -> None:
               f"({full.requests_made / max(writes, 1):.4f} per write; goal <= 1.01), "
               f"worker peak RSS {rss_mb:.0f} MB (goal <= 300), "
               f"worker CPU {cpu_seconds:.1f} s ({cpu_seconds * 1000 / max(writes, 1):.2f} ms "
-              f"per write), {seconds:.1f} s wall; "
+              f"per write; user {user:.1f} s, system {system:.1f} s), {seconds:.1f} s wall; "
               f"requests x latency / concurrency = {ideal:.1f} s "
               f"(ratio {seconds / ideal if ideal else float('nan'):.2f}; goal <= 1.3); "
               f"status {full.status}, conflicts {full.counts.get('conflict', 0)}")  # fmt: skip
@@ -128,14 +129,16 @@ _MEASURED_MANAGE = (
     "        if line.startswith('VmHWM:'):\n"
     "            print('peak-rss-kb', line.split()[1], file=sys.stderr)\n"
     "    usage = resource.getrusage(resource.RUSAGE_SELF)\n"
-    "    print('cpu-seconds', usage.ru_utime + usage.ru_stime, file=sys.stderr)\n"
+    "    print('cpu-seconds', usage.ru_utime, usage.ru_stime, file=sys.stderr)\n"
     "atexit.register(peak)\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
 
 
-def _first_sync_in_a_worker_process(first: datetime, last: datetime) -> tuple[Any, float, float]:
+def _first_sync_in_a_worker_process(
+    first: datetime, last: datetime
+) -> tuple[Any, float, float, float]:
     """`manage.py sync --window` in a process of its own, so its peak RSS and CPU seconds (all
     its threads, user and system) are the worker's (this process holds the whole data set to
     seed the doubles)."""
@@ -160,10 +163,10 @@ def _first_sync_in_a_worker_process(first: datetime, last: datetime) -> tuple[An
     if not peaks:
         raise RuntimeError(f"the sync did not report its peak memory:\n{errors[-2000:]}")
     rss_mb = int(peaks[-1]) / 1024
-    cpu = [float(line.split()[1]) for line in errors.splitlines() if line.startswith("cpu-sec")]
+    cpu = [line.split()[1:] for line in errors.splitlines() if line.startswith("cpu-sec")]
     run = Run.objects.order_by("-pk").first()
     assert run is not None
-    return run, rss_mb, cpu[-1]
+    return run, rss_mb, float(cpu[-1][0]), float(cpu[-1][1])
 
 
 def bench_reconcile(count: int) -> None:

@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
 from django.db import connection
-from django.db.models import AutoField, Field, Model
+from django.db.models import AutoField, Field, JSONField, Model
 
 M = TypeVar("M", bound=Model)
+_AS_THEY_ARE = frozenset({str, int, bool, float})
 
 
 def rows_json(rows: Sequence[Sequence[Any]], names: Sequence[str]) -> str:
@@ -68,7 +69,17 @@ def insert_rows(objects: Sequence[M]) -> None:
 
 
 def _value(field: Field[Any, Any], obj: Model) -> Any:
-    value = field.get_db_prep_save(field.pre_save(obj, True), connection)
+    value = field.pre_save(obj, True)
+    # The common values go into the JSON as they are: Django's preparation of them is the
+    # identity (and an aware datetime's text is what PostgreSQL reads back), and it cost a
+    # third of the time of an INSERT of many rows.
+    if value is None or type(value) in _AS_THEY_ARE:
+        return value
+    if type(value) is datetime and value.tzinfo is not None:
+        return value.isoformat()
+    if isinstance(field, JSONField) and field.encoder is None:
+        return value
+    value = field.get_db_prep_save(value, connection)
     # A JSON field's value arrives wrapped for psycopg (Jsonb): the JSON itself is what goes in.
     return getattr(value, "obj", value)
 

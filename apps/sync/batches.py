@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from apps.connectors.base import SourceConnector, TargetConnector
 from apps.connectors.entry import TimeEntry
+from apps.core.inserts import insert_rows
 from apps.mappings.engine import MappingContext, parse_marker, plan_timesheet
 from apps.mappings.lookups import ticket_facts
 from apps.mappings.models import MappingProfile
@@ -254,7 +255,7 @@ class BatchSync:
         else:
             self.applier.index = index
             items = self.applier.apply(decisions)
-        RunItem.objects.bulk_create(items, batch_size=1000)
+        insert_rows(items)
         totals.add(items)
 
 
