@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_left, bisect_right, insort
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -44,14 +44,14 @@ class TimesheetStore(IndexedDict["Timesheet"]):
         # how far back a record that overlaps an instant can begin.
         self._longest: dict[int, float] = {}
         self._indexed: dict[int, tuple[int, _Key, bool]] = {}  # id → what it is indexed under
-        self._text = _TextIndex(lambda: ((k, sheet.description) for k, sheet in self.items()))
+        self._text = _TextIndex(self)
         super().__init__(sheets)
 
     def row_set(self, key: int, row: Timesheet, previous: Timesheet | None) -> None:
         if previous is not None:
             self._unindex(key)
         self._index(key, row)
-        self._text.add(key, row.description)
+        self._text.changed(key)
 
     def row_deleted(self, key: int, row: Timesheet) -> None:
         self._unindex(key)
@@ -62,7 +62,7 @@ class TimesheetStore(IndexedDict["Timesheet"]):
             self._unindex(key)
             self._index(key, self[key])
         elif name == "description":
-            self._text.add(key, self[key].description)
+            self._text.changed(key)
 
     def _index(self, key: int, sheet: Timesheet) -> None:
         entry = (sheet.begin.timestamp(), key)
@@ -159,16 +159,22 @@ class _TextIndex:
     lets some of them match ASCII letters: ``ſ`` matches ``s``).
     """
 
-    def __init__(self, texts: Callable[[], Iterable[tuple[int, str | None]]]) -> None:
-        self._texts = texts  # every (id, description), to rebuild from
+    def __init__(self, sheets: Mapping[int, Timesheet]) -> None:
+        self._sheets = sheets
+        # Records set or edited since the last search: indexed when a search comes (most runs
+        # never search, and a create then pays nothing for this index).
+        self._pending: dict[int, None] = {}
         self._grams: dict[str, array[int]] = {}
         self._always: set[int] = set()
         self._size: dict[int, int] = {}  # id → how many trigrams its current text added
         self._live = 0  # the sum of _size
         self._stored = 0  # entries in all lists, stale ones included
 
+    def changed(self, key: int) -> None:
+        self._pending[key] = None
+
     def add(self, key: int, text: str | None) -> None:
-        self.forget(key)
+        self._forget_text(key)
         if text is None:
             return
         if not text.isascii():
@@ -184,10 +190,17 @@ class _TextIndex:
             self._rebuild()
 
     def forget(self, key: int) -> None:
+        self._pending.pop(key, None)
+        self._forget_text(key)
+
+    def _forget_text(self, key: int) -> None:
         self._live -= self._size.pop(key, 0)
         self._always.discard(key)
 
     def candidates(self, literals: Iterable[str]) -> list[int] | None:
+        pending, self._pending = self._pending, {}
+        for key in pending:
+            self.add(key, self._sheets[key].description)
         lists = [
             self._grams.get(gram, array("q"))
             for literal in literals
@@ -202,8 +215,8 @@ class _TextIndex:
     def _rebuild(self) -> None:
         self._grams, self._always, self._size = {}, set(), {}
         self._live = self._stored = 0
-        for key, text in list(self._texts()):
-            self.add(key, text)
+        for key, sheet in list(self._sheets.items()):
+            self.add(key, sheet.description)
 
 
 def _trigrams(text: str) -> set[str]:

@@ -202,6 +202,7 @@ def test_the_description_index_still_finds_records_after_it_is_rebuilt() -> None
         store[key] = _sheet(key, 1, begin)
     for edit in range(5000):  # stale trigrams pile up until the lists are rebuilt
         store[edit % 50 + 1].description = f"printer on fire zk-{edit}"
+        store.with_text(["fire"])  # a search indexes what changed since the last one
     found = store.with_text(["zk-4999"]) or []
     assert [sheet.id for sheet in found] == [50]
     assert [sheet.id for sheet in store.with_text(["zk-49"]) or []] == list(range(1, 51))
