@@ -29,6 +29,7 @@ carry names: they are for screens.
 
 from __future__ import annotations
 
+from datetime import tzinfo
 from typing import Any
 
 from apps.connectors.base import ReferenceActivity, ReferenceProject, TimesheetDraft
@@ -491,22 +492,17 @@ class _Planner:
     # 6. begin, end, duration ----------------------------------------------------------------
     def time(self, user: KimaiUserInfo | None) -> TimeBox:
         context, entry = self.context, self.entry
-        if user is not None and user.zone is not None:
-            zone, zone_name, whose = user.zone, user.zone_name, "the Kimai user's time zone"
-        else:
-            zone, zone_name = context.default_zone, context.default_zone_name
-            whose = (
-                "the default time zone in the settings: Kimai did not say the user's"
-                if user is not None
-                else "the default time zone in the settings, as the user is unknown"
-            )
+        zone_key = ("zone", user.id if user is not None else None)
+        known = context.memo.get(zone_key)
+        if known is None:
+            known = context.memo[zone_key] = self.zone(user)
+        zone, zone_name, source = known
         # A source that knows when the work began (Jira's `started`) is booked from there; the
         # booking instant setting is for sources with one instant per entry (Zammad's).
         instant, settings = entry.booked_at, context.time
         if entry.begin is not None:
             instant, settings = entry.begin, context.time_from_begin
         box = synthesize(instant, entry.duration_seconds, zone, zone_name, settings, context.now)
-        source = f"time synthesis ({zone_name}, {whose})"
         if box.skipped_reason is not None:
             self.decide(
                 "duration", entry.duration_seconds, "skipped", "time synthesis", box.skipped_reason
@@ -526,6 +522,20 @@ class _Planner:
             hit = context.memo[key] = (decision,)
         fields["duration"] = hit[0]
         return box
+
+    def zone(self, user: KimaiUserInfo | None) -> tuple[tzinfo, str, str]:
+        """The zone the user's times are in, its name, and who decided it (as ``decided_by``)."""
+        context = self.context
+        if user is not None and user.zone is not None:
+            zone, zone_name, whose = user.zone, user.zone_name, "the Kimai user's time zone"
+        else:
+            zone, zone_name = context.default_zone, context.default_zone_name
+            whose = (
+                "the default time zone in the settings: Kimai did not say the user's"
+                if user is not None
+                else "the default time zone in the settings, as the user is unknown"
+            )
+        return zone, zone_name, f"time synthesis ({zone_name}, {whose})"
 
     # 7. tags --------------------------------------------------------------------------------
     def tags(self, rule: CompiledRule | None, billable: bool) -> None:

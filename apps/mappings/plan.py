@@ -27,7 +27,10 @@ ProblemKind = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, only for speed: a frozen dataclass sets each field through object.__setattr__,
+# which made making these and the reconciler's decisions a sixth of reconciling. Hashed and
+# compared as before (unsafe_hash), and never to be changed: plans share them.
+@dataclass(slots=True, unsafe_hash=True)
 class FieldDecision:
     """One field of the timesheet: its value, who decided it and why."""
 

@@ -40,7 +40,7 @@ class TimeSettings:
     one_day: bool = False  # keep the timesheet inside one day by clipping at midnight
 
 
-@dataclass(slots=True)  # not frozen: one per entry, and a frozen one costs twice as much to make
+@dataclass(slots=True, unsafe_hash=True)  # not frozen, for speed, as FieldDecision
 class TimeBox:
     """Begin and end in the user's zone, or why there is nothing to book (yet)."""
 
@@ -143,9 +143,14 @@ def booked_minutes(seconds: int, settings: TimeSettings) -> tuple[int, str]:
 @lru_cache(maxsize=4096)
 def _booked(seconds: int, settings: TimeSettings) -> tuple[int, timedelta, str, str]:
     """:func:`booked_minutes` and what every entry of that length shares: the length as a
-    timedelta and in words."""
+    timedelta, and the reason of the end the length decides (the begin when the booked instant
+    is the end, else the end)."""
     minutes, reason = booked_minutes(seconds, settings)
-    return minutes, timedelta(minutes=minutes), reason, format_minutes(minutes)
+    if settings.instant == "end":
+        derived = f"The end minus {format_minutes(minutes)}."
+    else:
+        derived = f"The start plus {format_minutes(minutes)}."
+    return minutes, timedelta(minutes=minutes), reason, derived
 
 
 def _midnight(day: date, zone: tzinfo) -> datetime:
@@ -233,13 +238,13 @@ def synthesize(
     ``now`` given, an end after it makes the entry wait."""
     if duration_seconds <= 0:
         return _skipped(duration_seconds)
-    minutes, length, duration_reason, words = _booked(duration_seconds, settings)
+    minutes, length, duration_reason, derived_reason = _booked(duration_seconds, settings)
     booked = booked_at.astimezone(UTC)
     if settings.instant == "end":
         end = booked.replace(second=0, microsecond=0)  # floored to the minute
         begin = end - length
         end_reason = ""  # names the end's own label, known below
-        begin_reason = f"The end minus {words}."
+        begin_reason = derived_reason
     else:
         begin = _ceil_minute(booked)
         end = begin + length
@@ -248,7 +253,7 @@ def synthesize(
             f"Zammad booked the entry at {at}; the settings say that is the start (to the "
             "minute, never before it)."
         )
-        end_reason = f"The start plus {words}."
+        end_reason = derived_reason
     if settings.one_day:
         begin, end, clipped = _clip_to_one_day(begin, end, settings, zone, zone_name)
         if clipped:

@@ -51,7 +51,7 @@ class LinkState:
     ticket_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)  # not frozen, for speed, as FieldDecision
 class Decision:
     source_id: str
     outcome: Outcome
