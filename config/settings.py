@@ -214,6 +214,10 @@ ALLAUTH_TRUSTED_CLIENT_IP_HEADER = env_str("TRUSTED_CLIENT_IP_HEADER") or None
 # until the admin switches it on under Account. API keys are not affected.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Zammad → Kimai Sync"
+# A code of the 30-second step before or after the server's is accepted too (RFC 6238 §5.2: one
+# step for transmission delay and clock drift). allauth's default, 0, refuses a code typed just
+# before the phone showed the next one, and each code still works once only.
+MFA_TOTP_TOLERANCE = 1
 MFA_ADAPTER = "apps.accounts.mfa.EncryptingMFAAdapter"
 
 ADMIN_EMAIL = env_str("ADMIN_EMAIL")

@@ -106,6 +106,25 @@ def test_a_code_from_the_app_completes_the_login(admin_client: Client) -> None:
 
 
 @pytest.mark.django_db
+def test_a_code_of_the_step_before_logs_in_but_not_one_two_steps_old(admin_client: Client) -> None:
+    """Typed as the app moved on to the next code (or with the phone's clock a little behind):
+    accepted. Two steps (a minute) old: refused."""
+    secret, _ = _switch_on(admin_client)
+    if 30 - time.time() % 30 < 5:  # the server must still be on this step when the code arrives
+        time.sleep(30 - time.time() % 30)
+    step = int(time.time()) // 30
+    browser = Client()
+    _password_step(browser)
+    stale = format_hotp_value(hotp_value(secret, step - 2))
+    refused = browser.post("/accounts/2fa/authenticate/", {"code": stale})
+    assert refused.status_code == 200 and "Incorrect code." in refused.content.decode()
+    previous = format_hotp_value(hotp_value(secret, step - 1))
+    response = browser.post("/accounts/2fa/authenticate/", {"code": previous})
+    assert response.status_code == 302
+    assert browser.get("/").status_code == 200
+
+
+@pytest.mark.django_db
 def test_a_recovery_code_logs_in_once(admin_client: Client) -> None:
     _, codes = _switch_on(admin_client)
     first = Client()
