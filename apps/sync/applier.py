@@ -48,6 +48,11 @@ if TYPE_CHECKING:
 
 logger = structlog.get_logger("zks.sync")
 
+# Groups of writes recorded ahead of the one being settled: the senders keep working while the
+# bookkeeping waits on PostgreSQL (on a busy 2-core machine a group's settle took as long as
+# its requests). More groups ahead mean more open intents for the next run to look up after a
+# crash, nothing more.
+GROUPS_AHEAD = 3
 PROGRESS_EVERY = 50
 WRITES = (Outcome.CREATE, Outcome.UPDATE, Outcome.DELETE)
 
@@ -263,13 +268,14 @@ class Applier:
         """Send ``decisions`` on ``max_concurrent_requests`` threads that only do HTTP; this
         thread, on the run's one database connection, records the intents of a group of writes
         in one INSERT (committed before any of them is sent) and settles what was answered in
-        one transaction per group. Up to two groups are recorded and not yet settled, so the
-        senders have the next group while this thread does the bookkeeping of the last."""
+        one transaction per group. Up to GROUPS_AHEAD + 1 groups are recorded and not yet
+        settled, so the senders have work while this thread waits on PostgreSQL for the
+        bookkeeping of the last group."""
         if not decisions:
             return []
         writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)
         group = min(len(decisions), self.target.http.tuning.max_concurrent_requests)
-        ahead = group
+        ahead = GROUPS_AHEAD * group
         if connection.in_atomic_block:
             # Tests inside a transaction: one write at a time, each settled before the next is
             # recorded, so they see what a one-at-a-time run does.
@@ -286,7 +292,7 @@ class Applier:
                         senders.put(decision, write)
                         in_flight += 1
                     continue
-                answered = senders.answered(at_least=max(1, min(in_flight, group // 2)))
+                answered = senders.answered(at_least=max(1, min(in_flight, group)))
                 in_flight -= len(answered)
                 items += self._settled(writer, answered, errors)
         if errors:
