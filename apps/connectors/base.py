@@ -194,9 +194,12 @@ class ReferenceData:
 
 
 # -- what a target is asked to write --------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
+# Not frozen, only for speed (one per planned entry; a frozen dataclass sets each field through
+# object.__setattr__): hashed and compared as before (unsafe_hash).
+@dataclass(slots=True, unsafe_hash=True)
 class TimesheetDraft:
-    """A timesheet to create, or the full new state of one to update.
+    """A timesheet to create, or the full new state of one to update. A target never changes
+    the draft it is given: the plan it came from keeps it.
 
     ``begin`` is an aware instant; the target converts it to whatever local time it needs.
     ``user_id`` None books for the token's own user (and leaves the owner alone on update).

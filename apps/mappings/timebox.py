@@ -89,7 +89,7 @@ def _label(local: datetime, zone_name: str) -> str:
             _HOURS.clear()
         known = _HOURS[hour] = _hour_label(local, zone_name)
     head, tail, ambiguous = known
-    label = f"{head}{local.minute:02d}{tail}"
+    label = f"{head}{_MINUTES[local.minute]}{tail}"
     if ambiguous:
         offset = local.utcoffset()
         minutes = int(offset.total_seconds() // 60) if offset is not None else 0
@@ -107,6 +107,7 @@ def _hour_label(local: datetime, zone_name: str) -> tuple[str, str, bool]:
 
 
 _HOURS: dict[tuple[str, int, int, int, int], tuple[str, str, bool]] = {}
+_MINUTES = tuple(f"{minute:02d}" for minute in range(60))
 
 
 @lru_cache(maxsize=4096)
