@@ -173,6 +173,12 @@ def bench_reconcile(count: int) -> None:
     import tracemalloc
     from zoneinfo import ZoneInfo
 
+    from apps.core.collector import tune_for_batch_work
+
+    # As the worker and `manage.py sync` start: the collector tuned before any data arrives
+    # (what is alive now, Django and the apps, is frozen; the inputs below are not).
+    tune_for_batch_work()
+
     from apps.connectors.base import (
         ReferenceActivity,
         ReferenceCustomer,

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
+from apps.core.collector import tune_for_batch_work
 from apps.core.health import check_migrations
 from apps.core.models import WorkerHeartbeat
 from apps.core.signals import worker_check
@@ -42,6 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         from django_q.cluster import Cluster
 
+        tune_for_batch_work()  # before the cluster forks: its processes inherit it
         wait_until_migrated(options["wait"])
         # The cluster forks; children must not share this process's database connection.
         connections.close_all()

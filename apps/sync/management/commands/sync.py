@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from apps.core.audit import SYSTEM
+from apps.core.collector import tune_for_batch_work
 from apps.mappings.services import NotConfigured, current_pair, profile_for
 from apps.sync import engine
 from apps.sync.models import Conflict, Run
@@ -37,6 +38,7 @@ class Command(BaseCommand):
         parser.add_argument("--dry-run", action="store_true", help="Plan only; write nothing.")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        tune_for_batch_work()
         kwargs: dict[str, Any] = {"scope": Run.Scope.INCREMENTAL}
         if options["window"]:
             start, end = (_day(v) for v in options["window"])
