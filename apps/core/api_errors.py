@@ -69,6 +69,12 @@ STANDARD_ERRORS: dict[int, str] = {
     413: "The request body is larger than the limit.",
     422: "The input does not fit the schema.",
 }
+# Answered by gunicorn before the app sees the request (its limit_request_line), as a page.
+URI_TOO_LONG: dict[str, Any] = {
+    "description": "The request line (path and query) is longer than the web server takes "
+    "(4,094 bytes); answered by the web server as an HTML page.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
 ERROR_COMPONENTS: dict[str, Any] = {"ErrorOut": ErrorOut, "ValidationErrorOut": ValidationErrorOut}
 
 
@@ -127,6 +133,8 @@ def document_standard_errors(document: dict[str, Any]) -> dict[str, Any]:
                 own = entry.get("content", {}).get("application/json", {}).get("schema")
                 if own is not None and schema != own and schema not in own.get("anyOf", []):
                     entry["content"] = _json_content({"anyOf": [own, schema]})
+            if any(parameter.get("in") == "query" for parameter in operation.get("parameters", [])):
+                responses.setdefault("414", URI_TOO_LONG)
     return document
 
 

@@ -95,7 +95,7 @@ def _run_schemathesis(
     command = [
         str(Path(sys.executable).with_name("st")), "run", str(schema), "--url", base_url,
         "--checks", CHECKS, "--max-examples", str(options.max_examples),
-        "--seed", str(options.seed), "--workers", "2", "--request-timeout", "30",
+        "--seed", str(options.seed), "--workers", "1", "--request-timeout", "30",
         "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
         "--report", "ndjson", "--report-ndjson-path", str(report), "--continue-on-failure",
         "--warnings", "off", *extra,
