@@ -15,7 +15,6 @@ is the doubles process's CPU (utime + stime from /proc) spent while it ran, per 
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -24,10 +23,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
+import psutil
 
 from bench.sync_bench import _serve_doubles
 
-TICKS = os.sysconf("SC_CLK_TCK")
 ZAMMAD_PAGE = 1000
 TICKET_SEARCH_PAGE = 200
 KIMAI_PAGE = 500
@@ -35,9 +34,8 @@ BERLIN = ZoneInfo("Europe/Berlin")  # the zone of the sync's Kimai user in the d
 
 
 def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    times = psutil.Process(pid).cpu_times()
+    return times.user + times.system
 
 
 def _measure(pid: int, label: str, requests: Callable[[], int]) -> None:

@@ -124,13 +124,13 @@ def bench_sync(entries: int, latency_ms: float) -> None:
 # the program the child runs.
 _MEASURED_MANAGE = (
     "import atexit, resource, runpy, sys\n"
-    "def peak():\n"
+    "def report():\n"
     "    for line in open('/proc/self/status'):\n"
     "        if line.startswith('VmHWM:'):\n"
     "            print('peak-rss-kb', line.split()[1], file=sys.stderr)\n"
     "    usage = resource.getrusage(resource.RUSAGE_SELF)\n"
     "    print('cpu-seconds', usage.ru_utime, usage.ru_stime, file=sys.stderr)\n"
-    "atexit.register(peak)\n"
+    "atexit.register(report)\n"
     "sys.argv = sys.argv[1:]\n"
     "runpy.run_path(sys.argv[0], run_name='__main__')\n"
 )
@@ -163,7 +163,7 @@ def _first_sync_in_a_worker_process(
     if not peaks:
         raise RuntimeError(f"the sync did not report its peak memory:\n{errors[-2000:]}")
     rss_mb = int(peaks[-1]) / 1024
-    cpu = [line.split()[1:] for line in errors.splitlines() if line.startswith("cpu-sec")]
+    cpu = [line.split()[1:] for line in errors.splitlines() if line.startswith("cpu-seconds ")]
     run = Run.objects.order_by("-pk").first()
     assert run is not None
     return run, rss_mb, float(cpu[-1][0]), float(cpu[-1][1])

@@ -1837,11 +1837,9 @@ class KimaiDouble(Double):
         modified_at = _parse_param_datetime(modified_after, "UTC") if modified_after else None
 
         search = _SearchTerm(term) if term else None
-        sees_all = self._sees_all(caller)
         page, size = _page_and_size(page_param, size_param)
         if (
-            allowed_users is None
-            and sees_all
+            allowed_users is None  # set only for a caller who sees everyone's
             and order_by == "begin"
             and not (customers or projects or activities or tag_names or billable or exported)
             and modified_at is None

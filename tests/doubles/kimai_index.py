@@ -110,7 +110,7 @@ class TimesheetStore(IndexedDict["Timesheet"]):
         keys = self._text.candidates(literals)
         if keys is None:
             return None
-        return [self[key] for key in keys if key in self]
+        return [self[key] for key in keys]  # the text index forgets deleted records
 
     def running_of(self, user_id: int) -> list[Timesheet]:
         return [self[key] for key in self._running.get(user_id, ())]
@@ -173,7 +173,7 @@ class _TextIndex:
     def changed(self, key: int) -> None:
         self._pending[key] = None
 
-    def add(self, key: int, text: str | None) -> None:
+    def _add(self, key: int, text: str | None) -> None:
         self._forget_text(key)
         if text is None:
             return
@@ -200,7 +200,7 @@ class _TextIndex:
     def candidates(self, literals: Iterable[str]) -> list[int] | None:
         pending, self._pending = self._pending, {}
         for key in pending:
-            self.add(key, self._sheets[key].description)
+            self._add(key, self._sheets[key].description)
         lists = [
             self._grams.get(gram, array("q"))
             for literal in literals
@@ -216,7 +216,7 @@ class _TextIndex:
         self._grams, self._always, self._size = {}, set(), {}
         self._live = self._stored = 0
         for key, sheet in list(self._sheets.items()):
-            self.add(key, sheet.description)
+            self._add(key, sheet.description)
 
 
 def _trigrams(text: str) -> set[str]:

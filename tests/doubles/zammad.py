@@ -1576,9 +1576,7 @@ class ZammadDouble(Double):
 
     def _ta_index(self, request: RecordedRequest, params: Params, caller: Caller) -> Reply:
         self._authorize_ta_read(params, caller)
-        # model_index_render: paginate_with, then the sorted scope (§1.3)
-        offset, limit = _paginate(params, default=500, maximum=1000)
-        rows = self._sorted_ta_scope(params)[offset : offset + limit]
+        rows = _index_page(params, lambda: self._sorted_ta_scope(params))
         render = self._entry_with_names if is_flag_on(params.get("expand")) else _entry_json
         return _ok([render(e) for e in rows])
 
@@ -2026,10 +2024,8 @@ class ZammadDouble(Double):
         value_of: Callable[[Any, str], Any],
         caller: Caller,
     ) -> list[Any]:
-        # paginate_with(default: 500), max 1000; sort_by default id, order_by default ASC (§1.3)
-        offset, limit = _paginate(params, default=500, maximum=1000)
-        ordered = _sort_rows(rows, params, columns, value_of, "id", "asc")
-        return ordered[offset : offset + limit]
+        # sort_by default id, order_by default ASC (§1.3)
+        return _index_page(params, lambda: _sort_rows(rows, params, columns, value_of, "id", "asc"))
 
     # == rendering ============================================================================
     def _ticket_value(self, ticket: Ticket, column: str) -> Any:
@@ -2423,6 +2419,13 @@ def _paginate(params: Params, *, default: int, maximum: int) -> tuple[int, int]:
             422, "PG::InvalidRowCountInResultOffsetClause: ERROR:  OFFSET must not be negative"
         )
     return offset, limit
+
+
+def _index_page(params: Params, ordered: Callable[[], list[Any]]) -> list[Any]:
+    """model_index_render's page of the ``ordered`` rows: paginate_with(default: 500), max 1000
+    (§1.3); the paging parameters are checked before the rows are sorted."""
+    offset, limit = _paginate(params, default=500, maximum=1000)
+    return ordered()[offset : offset + limit]
 
 
 def _sort_rows(
