@@ -8,8 +8,12 @@ a sign of overload (multiplicative decrease):
 
 * HTTP 429 or 503 (a rate-limiting proxy, or the server itself saying it is busy; Kimai sits
   behind nginx or Apache, whose limiters answer so) or a timeout;
-* a round whose median latency is twice the lowest of the recent rounds (and at least 10 ms more):
-  requests queue at the server before it refuses any.
+* two rounds in a row whose median latency is twice the lowest of the recent rounds (and at least
+  10 ms more): requests queue at the server before it refuses any. One slow round alone is not
+  enough: a pause of our own (the collector) delays every answer in flight at once. Nor is a
+  round with an answer that came during :func:`own_work` (a batch of entries being planned):
+  this process held the interpreter lock while the answers waited to be read. Before both, a
+  20,000-entry sync against a Kimai that never slowed down halved its limit ten times.
 
 It remembers how many requests were in flight when the server refused and stays one below,
 trying that level again only after a wait that doubles with each refusal (10 s, 20 s, … 5 min),
@@ -18,6 +22,9 @@ so a server that takes 4 at once sees one 429 now and then, not one every few ro
 refused one. Only the first
 refusal of a round counts: requests sent before the limit was halved were sent under the old
 limit and say nothing new.
+
+Requests sent from inside :func:`behind_others` (a sync's writes, queued by the hundred) take a
+free slot only when no other request waits for one: the run's own reads go first.
 
 The limit, why it last changed and its history are kept for the run's figures (``figures()``)
 and logged as ``outbound_concurrency_changed`` (decreases at INFO, increases at DEBUG).
@@ -29,7 +36,8 @@ import statistics
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -41,6 +49,7 @@ logger = structlog.get_logger(__name__)
 START_LIMIT = 2
 LATENCY_RISE = 2.0
 LATENCY_RISE_FLOOR_SECONDS = 0.010
+SLOW_ROUNDS = 2  # slow rounds in a row that halve the limit
 BASELINE_ROUNDS = 30
 PROBE_WAIT_FIRST_SECONDS = 10.0
 PROBE_WAIT_MAX_SECONDS = 300.0
@@ -55,6 +64,45 @@ OVERLOAD_WORDS: dict[str, str] = {
 }
 
 
+_thread = threading.local()
+# Work of our own under way (own_work), and a count that moves when any starts or ends: an
+# answer to a request sent under another count waited, in part, for that work.
+_own_lock = threading.Lock()
+_own_busy = 0
+_own_epoch = 0
+
+
+@contextmanager
+def own_work() -> Iterator[None]:
+    """CPU-bound work of this process (a batch being planned): answers to requests in flight
+    meanwhile are late because of us, so they never count as the server slowing down."""
+    global _own_busy, _own_epoch
+    with _own_lock:
+        _own_busy += 1
+        _own_epoch += 1
+    try:
+        yield
+    finally:
+        with _own_lock:
+            _own_busy -= 1
+            _own_epoch += 1
+
+
+def _own_work_since(epoch: int) -> bool:
+    return _own_busy > 0 or _own_epoch != epoch
+
+
+@contextmanager
+def behind_others() -> Iterator[None]:
+    """Requests this thread sends meanwhile yield their turn to any other waiting for a slot."""
+    before = getattr(_thread, "behind", False)
+    _thread.behind = True
+    try:
+        yield
+    finally:
+        _thread.behind = before
+
+
 @dataclass(frozen=True)
 class Ticket:
     """A slot taken by one request: the round and the limit it was sent under, and how many
@@ -63,6 +111,7 @@ class Ticket:
     generation: int
     limit: int
     in_flight: int
+    own_epoch: int = 0  # see own_work
 
 
 class AdaptiveLimit:
@@ -94,10 +143,13 @@ class AdaptiveLimit:
         self.changes: deque[dict[str, Any]] = deque(maxlen=KEPT_CHANGES)
         self.paused_seconds = 0.0
         self._in_flight = 0
+        self._first_waiting = 0  # requests waiting that are not behind others
         self._generation = 0
         self._round_latencies: list[float] = []
         self._round_peak = 0  # the most requests in flight seen by this round's answers
         self._medians: deque[float] = deque(maxlen=BASELINE_ROUNDS)
+        self._slow_rounds = 0  # slow rounds in a row
+        self._round_ours = False  # an answer of this round waited for our own work
         self._refused_at: int | None = None
         self._probe_wait = PROBE_WAIT_FIRST_SECONDS
         self._probe_after = 0.0
@@ -108,16 +160,25 @@ class AdaptiveLimit:
     def acquire(self, waited_until: float = 0.0) -> Ticket:
         """Wait for a free slot and for any pause a ``Retry-After`` imposed. ``waited_until``:
         the end of a pause the caller has already waited out itself."""
+        behind = getattr(_thread, "behind", False)
         with self._cond:
-            while True:
-                pause = self._paused_until - self._clock()
-                if pause > 0 and self._paused_until > waited_until:
-                    self._cond.wait(pause)
-                    continue
-                if self._in_flight < self.limit:
-                    self._in_flight += 1
-                    return Ticket(self._generation, self.limit, self._in_flight)
-                self._cond.wait()
+            if not behind:
+                self._first_waiting += 1
+            try:
+                while True:
+                    pause = self._paused_until - self._clock()
+                    if pause > 0 and self._paused_until > waited_until:
+                        self._cond.wait(pause)
+                        continue
+                    if self._in_flight < self.limit and not (behind and self._first_waiting):
+                        self._in_flight += 1
+                        return Ticket(self._generation, self.limit, self._in_flight, _own_epoch)
+                    self._cond.wait()
+            finally:
+                if not behind:
+                    self._first_waiting -= 1
+                    if not self._first_waiting:
+                        self._cond.notify_all()  # those behind may go now
 
     def answered(self, ticket: Ticket, seconds: float) -> None:
         """The server answered (not with a sign of overload) after ``seconds``."""
@@ -128,6 +189,7 @@ class AdaptiveLimit:
             if self.adaptive and ticket.generation == self._generation:
                 self._round_latencies.append(seconds)
                 self._round_peak = max(self._round_peak, ticket.in_flight)
+                self._round_ours = self._round_ours or _own_work_since(ticket.own_epoch)
                 if len(self._round_latencies) >= self.limit:
                     self._end_round()
             self._cond.notify_all()
@@ -166,18 +228,26 @@ class AdaptiveLimit:
     # -- adapting ---------------------------------------------------------------------------------
     def _end_round(self) -> None:
         median = statistics.median(self._round_latencies)
-        peak = self._round_peak
+        peak, ours = self._round_peak, self._round_ours
         self._round_latencies = []
         self._round_peak = 0
+        self._round_ours = False
         baseline = min(self._medians) if self._medians else median
-        self._medians.append(median)
         if median > LATENCY_RISE * baseline and median - baseline > LATENCY_RISE_FLOOR_SECONDS:
+            if ours:
+                return  # our own work made it slow: it says nothing about the server
+            self._medians.append(median)
+            self._slow_rounds += 1
+            if self._slow_rounds < SLOW_ROUNDS:
+                return  # neither up nor down until the next round says more
             words = (
                 f"answers became slower (median {median * 1000:.0f} ms, "
                 f"was {baseline * 1000:.0f} ms)"
             )
             self._set(max(1, self.limit // 2), "slower", words)
             return
+        self._medians.append(median)
+        self._slow_rounds = 0
         if self._refused_at is not None and peak >= self._refused_at:
             # A whole round at the level once refused went through: the server takes more now.
             self._refused_at = None
@@ -198,6 +268,8 @@ class AdaptiveLimit:
         self._generation += 1
         self._round_latencies = []
         self._round_peak = 0
+        self._round_ours = False
+        self._slow_rounds = 0
         if code == "fine":
             self.increases += 1
         else:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
-from collections.abc import Callable
-from dataclasses import replace
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import structlog
 from django.db import connection, transaction
 
 from apps.connectors.base import TargetConnector, TimesheetDraft
+from apps.connectors.concurrency import behind_others, own_work
 from apps.connectors.http import ExternalServiceError
 from apps.core import audit
 from apps.mappings.engine import TimesheetPlan
@@ -53,6 +54,12 @@ logger = structlog.get_logger("zks.sync")
 # its requests). More groups ahead mean more open intents for the next run to look up after a
 # crash, nothing more.
 GROUPS_AHEAD = 3
+# Writes left with the senders when a batch's apply returns, in groups: they are sent while the
+# run's thread reads, plans and reconciles the next batch, which left Kimai idle for about a
+# tenth of a first sync when every batch waited for its last answer. At 16 at once and 20 ms
+# a write, 16 groups are about 0.4 s of work; more would only leave more intents recorded
+# ahead for the next run to look up after a crash.
+RESERVE_GROUPS = 16
 PROGRESS_EVERY = 50
 WRITES = (Outcome.CREATE, Outcome.UPDATE, Outcome.DELETE)
 
@@ -127,25 +134,56 @@ class Applier:
         self.customers_made: dict[tuple[str, str], str] = {}
         self.done = 0  # counted on the run's thread only (the senders do HTTP alone)
         self.guard = ReferenceGuard(job.profile.target)
+        self._writes = _Writes(job, target)
 
     def apply(self, decisions: list[Decision]) -> list[RunItem]:
+        """Carry out ``decisions`` (against ``self.index``); the items of what is done,
+        earlier batches' writes included. Up to ``RESERVE_GROUPS`` groups of writes may still
+        be on their way when it returns: :meth:`settle_writes` waits for them."""
         items: list[RunItem] = []
         writes: list[Decision] = []
         conflicts: list[Decision] = []
-        for decision in decisions:
-            if decision.outcome in WRITES:
-                writes.append(decision)
-            elif decision.outcome == Outcome.CONFLICT:
-                conflicts.append(decision)
-                items.append(self.job._item(decision, self.people, RunItem.Result.NOTHING))
-            else:
-                items.append(self._without_write(decision))
-                self._progress()
-        self._conflicts(conflicts)
-        self._progress(len(conflicts))
+        with own_work():
+            for decision in decisions:
+                if decision.outcome in WRITES:
+                    writes.append(decision)
+                elif decision.outcome == Outcome.CONFLICT:
+                    conflicts.append(decision)
+                    items.append(self.job._item(decision, self.people, RunItem.Result.NOTHING))
+                else:
+                    items.append(self._without_write(decision))
+                    self._progress()
+            self._conflicts(conflicts)
+            self._progress(len(conflicts))
         self._create_missing_projects(writes)
-        items += self._run_writes(writes)
-        return items
+        if writes:
+            self._writes.extend(writes, self.index)
+            self._pump(keep=self._writes.reserve)
+        return items + self._writes.take_finished()
+
+    def settle_writes(self) -> list[RunItem]:
+        """Send and settle every write handed over; their items."""
+        if self._writes.waiting or self._writes.in_flight:
+            self._pump(keep=0)
+        return self._writes.take_finished()
+
+    def must_settle_before(self, source_ids: Iterable[str]) -> bool:
+        """Whether writes on their way could change what reading Kimai and the links for
+        ``source_ids`` finds: one of those entries is among them, or an update or delete is
+        (it moves or removes a timesheet, which could shift a page of Kimai's list, ordered by
+        begin, under a read; a create only adds one, which the reader's ids drop twice)."""
+        pending = self._writes.pending
+        return self._writes.changes > 0 or any(sid in pending for sid in source_ids)
+
+    @property
+    def can_settle(self) -> bool:
+        """False once the bookkeeping of the writes itself failed: send nothing more."""
+        return not self._writes.broken
+
+    def close(self) -> None:
+        """Stop the senders; writes not sent yet are dropped (their intents stay open, and the
+        next run settles them before anything is sent again)."""
+        self._writes.close()
 
     def _progress(self, n: int = 1) -> None:
         self.done += n
@@ -199,9 +237,12 @@ class Applier:
                 close_open_conflict(profile, decision.source_id, "in sync", job.actor, job.run)
         return job._item(decision, self.people, RunItem.Result.NOTHING)
 
-    def _conflict(self, decision: Decision, kind: str, reason: str) -> None:
+    def _conflict(
+        self, decision: Decision, kind: str, reason: str, index: KimaiIndex | None = None
+    ) -> None:
         save_conflict(
-            self.job.profile, decision.source_id, self._conflict_values(decision, kind, reason),
+            self.job.profile, decision.source_id,
+            self._conflict_values(decision, kind, reason, index),
             maybe_open=decision.source_id in self.open_conflicts,
         )  # fmt: skip
 
@@ -216,13 +257,14 @@ class Applier:
                 new.append((decision.source_id, values))
         open_new_conflicts(self.job.profile, new)
 
-    def _conflict_values(self, decision: Decision, kind: str, reason: str) -> dict[str, Any]:
-        sheet = self.index.by_id.get(decision.kimai_id) if decision.kimai_id else None
-        candidates = [
-            timesheet_snapshot(self.index.by_id[k])
-            for k in decision.candidates
-            if k in self.index.by_id
-        ]
+    def _conflict_values(
+        self, decision: Decision, kind: str, reason: str, index: KimaiIndex | None = None
+    ) -> dict[str, Any]:
+        """``index``: the Kimai timesheets ``decision`` was made against (a write's answer can
+        come after the next batch replaced ``self.index``)."""
+        by_id = (index or self.index).by_id
+        sheet = by_id.get(decision.kimai_id) if decision.kimai_id else None
+        candidates = [timesheet_snapshot(by_id[k]) for k in decision.candidates if k in by_id]
         return conflict_values(
             self.job.run, kind, reason, entry=decision.entry, plan=decision.plan,
             agent_person_id=self._agent_person(decision),
@@ -262,63 +304,58 @@ class Applier:
         return plan.draft
 
     # -- writes ------------------------------------------------------------------------------------
-    def _run_writes(self, decisions: list[Decision]) -> list[RunItem]:
-        """Send ``decisions`` on ``max_concurrent_requests`` threads that only do HTTP; this
-        thread, on the run's one database connection, records the intents of a group of writes
-        in one INSERT (committed before any of them is sent) and settles what was answered in
-        one transaction per group. Up to GROUPS_AHEAD + 1 groups are recorded and not yet
-        settled, so the senders have work while this thread waits on PostgreSQL for the
-        bookkeeping of the last group."""
-        if not decisions:
-            return []
-        writer = KimaiWriter(self.job.profile, self.target, self.job.run, self.job.actor)
-        group = min(len(decisions), self.target.http.tuning.max_concurrent_requests)
-        ahead = GROUPS_AHEAD * group
-        if connection.in_atomic_block:
-            # Tests inside a transaction: one write at a time, each settled before the next is
-            # recorded, so they see what a one-at-a-time run does.
-            group, ahead = 1, 0
-        waiting = deque(decisions)
-        items: list[RunItem] = []
-        errors: list[BaseException] = []
-        in_flight = 0
-        with Senders(writer.send, group) as senders:
-            while waiting or in_flight:
-                if waiting and in_flight <= ahead:
-                    chosen = [waiting.popleft() for _ in range(min(group, len(waiting)))]
-                    for decision, write in self._recorded(writer, chosen, items):
-                        senders.put(decision, write)
-                        in_flight += 1
-                    continue
-                answered = senders.answered(at_least=max(1, min(in_flight, group)))
-                in_flight -= len(answered)
-                items += self._settled(writer, answered, errors)
-        if errors:
-            raise errors[0]
-        return items
+    def _pump(self, keep: int) -> None:
+        """Record and hand over waiting writes, settling answers as they come, until every
+        waiting write is with the senders and at most ``keep`` of them are unanswered.
 
-    def _recorded(
-        self, writer: KimaiWriter, decisions: list[Decision], items: list[RunItem]
-    ) -> list[tuple[Decision, Write]]:
-        """The writes of ``decisions`` whose intents are now recorded; the others' items (not
-        sent) go to ``items``."""
-        links = self._links_of([d.source_id for d in decisions if d.outcome != Outcome.CREATE])
-        planned: list[tuple[Decision, Write]] = []
-        for decision in decisions:
-            write = self._write_of(decision, links)
+        Writes are sent on up to ``max_concurrent_requests`` threads that only do HTTP; this
+        thread, on the run's one database connection, records the intents of a group of
+        writes in one INSERT (committed before any of them is sent) and settles what was
+        answered in one transaction per group. Up to GROUPS_AHEAD + 1 groups are recorded and
+        not yet settled, so the senders have work while this thread waits on PostgreSQL; the
+        last ``keep`` writes are recorded at once and left with the senders."""
+        writes = self._writes
+        writes.senders.grow(min(writes.group, len(writes.waiting) + writes.in_flight))
+        try:
+            while True:
+                if writes.waiting and len(writes.waiting) + writes.in_flight <= keep:
+                    self._hand_over(len(writes.waiting))
+                if not writes.waiting and writes.in_flight <= keep:
+                    break
+                if writes.waiting and writes.in_flight <= writes.ahead:
+                    self._hand_over(writes.group)
+                    continue
+                self._settle(writes.answered(at_least=min(writes.in_flight, writes.group)))
+            self._settle(writes.answered(at_least=0))  # what has come meanwhile
+        except BaseException:
+            writes.broken = True
+            raise
+        if writes.errors and keep:
+            self._pump(keep=0)  # as the batch would have: its writes all end, then the run
+        if writes.errors:
+            raise writes.errors[0]
+
+    def _hand_over(self, count: int) -> None:
+        writes = self._writes
+        chosen = [writes.waiting.popleft() for _ in range(min(count, len(writes.waiting)))]
+        planned: list[tuple[_Pending, Write]] = []
+        links = self._links_of(
+            [p.decision.source_id for p in chosen if p.decision.outcome != Outcome.CREATE]
+        )
+        for pending in chosen:
+            write = self._write_of(pending, links)
             if isinstance(write, Write):
-                planned.append((decision, write))
+                planned.append((pending, write))
             else:
-                items.append(self._finish(decision, write))
-        recorded = {id(w) for w in writer.record_intents([w for _, w in planned])}
-        for decision, write in planned:
-            if id(write) not in recorded:
-                items.append(
-                    self._finish(
-                        decision, WriteResult("", RunItem.Result.FAILED, error=ALREADY_OPEN)
-                    )
-                )
-        return [(d, w) for d, w in planned if id(w) in recorded]
+                writes.finished.append(self._finish(pending, write))
+        recorded = {id(w) for w in writes.writer.record_intents([w for _, w in planned])}
+        for pending, write in planned:
+            if id(write) in recorded:
+                writes.senders.put(pending, write)
+                writes.in_flight += 1
+            else:
+                result = WriteResult("", RunItem.Result.FAILED, error=ALREADY_OPEN)
+                writes.finished.append(self._finish(pending, result))
 
     def _links_of(self, source_ids: list[str]) -> dict[str, Link]:
         if not source_ids:
@@ -326,9 +363,9 @@ class Applier:
         links = Link.objects.filter(profile=self.job.profile, source_id__in=source_ids)
         return {link.source_id: link for link in links}
 
-    def _write_of(self, decision: Decision, links: dict[str, Link]) -> Write | WriteResult:
-        """What to send for ``decision``, or why nothing is sent."""
-        by_id = self.index.by_id
+    def _write_of(self, pending: _Pending, links: dict[str, Link]) -> Write | WriteResult:
+        """What to send for ``pending``, or why nothing is sent."""
+        decision, by_id = pending.decision, pending.index.by_id
         if decision.outcome == Outcome.DELETE:
             link = links.get(decision.source_id)
             before = by_id.get(decision.kimai_id)
@@ -358,29 +395,32 @@ class Applier:
             entry, draft, link, by_id.get(link.kimai_id),
         )  # fmt: skip
 
-    def _settled(
-        self,
-        writer: KimaiWriter,
-        answered: list[tuple[Decision, Sent | BaseException]],
-        errors: list[BaseException],
-    ) -> list[RunItem]:
+    def _settle(self, answered: list[tuple[_Pending, Sent | BaseException]]) -> None:
         """Settle answered writes in one transaction (one by one if that fails, so only the
-        write at fault stays open); their items."""
-        sent = [(d, s) for d, s in answered if isinstance(s, Sent)]
-        errors += [s for _, s in answered if not isinstance(s, Sent)]
+        write at fault stays open); their items go with the finished ones."""
+        writes = self._writes
+        writes.in_flight -= len(answered)
+        sent: list[tuple[_Pending, Sent]] = []
+        for pending, answer in answered:
+            if isinstance(answer, Sent):
+                sent.append((pending, answer))
+            else:
+                writes.errors.append(answer)
+                writes.forget(pending)
         try:
-            writer.settle([s for _, s in sent])
+            writes.writer.settle([s for _, s in sent])
         except Exception:
             settled = []
-            for decision, one in sent:
+            for pending, one in sent:
                 try:
-                    writer.settle([one])
+                    writes.writer.settle([one])
                 except Exception as error:  # its intent stays open; surfaced after the run
-                    errors.append(error)
+                    writes.errors.append(error)
+                    writes.forget(pending)
                 else:
-                    settled.append((decision, one))
+                    settled.append((pending, one))
             sent = settled
-        return [self._finish(d, self._explained(s)) for d, s in sent]
+        writes.finished += [self._finish(p, self._explained(s)) for p, s in sent]
 
     def _explained(self, sent: Sent) -> WriteResult:
         result = sent.result
@@ -395,10 +435,11 @@ class Applier:
                 result = replace(result, conflict_kind=kind, error=f"{hidden} ({result.error})")
         return result
 
-    def _finish(self, decision: Decision, result: WriteResult) -> RunItem:
-        job = self.job
+    def _finish(self, pending: _Pending, result: WriteResult) -> RunItem:
+        job, decision = self.job, pending.decision
+        self._writes.forget(pending)
         if result.conflict_kind:
-            self._conflict(decision, result.conflict_kind, result.error)
+            self._conflict(decision, result.conflict_kind, result.error, pending.index)
         elif result.result == RunItem.Result.DONE and decision.source_id in self.open_conflicts:
             close_open_conflict(
                 job.profile, decision.source_id, f"synced ({result.applied})", job.actor, job.run
@@ -407,25 +448,86 @@ class Applier:
         return job._item(decision, self.people, result.result, result)
 
 
+@dataclass(slots=True, eq=False)
+class _Pending:
+    """A write on its way, with the Kimai timesheets its decision was made against."""
+
+    decision: Decision
+    index: KimaiIndex
+
+
+class _Writes:
+    """A run's writes from the moment a batch hands them over until they are settled: those
+    waiting for their intents, how many the senders have, what was finished since the last
+    batch took it, and the errors to raise."""
+
+    def __init__(self, job: SyncJob, target: TargetConnector) -> None:
+        self.waiting: deque[_Pending] = deque()
+        self.in_flight = 0
+        self.pending: Counter[str] = Counter()  # source ids waiting or in flight
+        self.changes = 0  # updates and deletes among them
+        self.finished: list[RunItem] = []
+        self.errors: list[BaseException] = []
+        self.broken = False
+        self.writer = KimaiWriter(job.profile, target, job.run, job.actor)
+        self.senders = Senders(self.writer.send)  # its threads start with the first writes
+        self.group = target.http.tuning.max_concurrent_requests
+        self.ahead, self.reserve = GROUPS_AHEAD * self.group, RESERVE_GROUPS * self.group
+        if connection.in_atomic_block:
+            # Tests inside a transaction: one write at a time, each settled before the next is
+            # recorded, so they see what a one-at-a-time run does.
+            self.group, self.ahead, self.reserve = 1, 0, 0
+
+    def extend(self, decisions: list[Decision], index: KimaiIndex) -> None:
+        for decision in decisions:
+            self.waiting.append(_Pending(decision, index))
+            self.pending[decision.source_id] += 1
+            if decision.outcome != Outcome.CREATE:
+                self.changes += 1
+
+    def forget(self, pending: _Pending) -> None:
+        """``pending`` is finished (or failed for good)."""
+        decision = pending.decision
+        self.pending[decision.source_id] -= 1
+        if not self.pending[decision.source_id]:
+            del self.pending[decision.source_id]
+        if decision.outcome != Outcome.CREATE:
+            self.changes -= 1
+
+    def answered(self, at_least: int) -> list[tuple[_Pending, Sent | BaseException]]:
+        return self.senders.answered(at_least)
+
+    def take_finished(self) -> list[RunItem]:
+        finished, self.finished = self.finished, []
+        return finished
+
+    def close(self) -> None:
+        self.senders.stop(drop=True)
+
+
 class Senders:
-    """Threads that send writes to Kimai and touch no database (they need no connection)."""
+    """Threads that send writes to Kimai and touch no database (they need no connection).
+    ``tag`` is whatever the caller wants back with each answer."""
 
-    def __init__(self, send: Callable[[Write], Sent], threads: int) -> None:
+    def __init__(self, send: Callable[[Write], Sent]) -> None:
         self._send = send
-        self._todo: queue.SimpleQueue[tuple[Decision, Write] | None] = queue.SimpleQueue()
-        self._done: queue.SimpleQueue[tuple[Decision, Sent | BaseException]] = queue.SimpleQueue()
-        self._threads = [
-            threading.Thread(target=self._work, name=f"sync-send-{i}", daemon=True)
-            for i in range(threads)
-        ]
+        self._todo: queue.SimpleQueue[tuple[Any, Write] | None] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[tuple[Any, Sent | BaseException]] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
 
-    def __enter__(self) -> Senders:
-        for thread in self._threads:
+    def grow(self, threads: int) -> None:
+        """At least ``threads`` threads (a run of three writes starts three, not sixteen)."""
+        while len(self._threads) < threads:
+            thread = threading.Thread(
+                target=self._work, name=f"sync-send-{len(self._threads)}", daemon=True
+            )
             thread.start()
-        return self
+            self._threads.append(thread)
 
-    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
-        if exc_type is not None:  # the run failed: send nothing more (those intents stay open)
+    def stop(self, *, drop: bool) -> None:
+        """Let the threads end once they are done; ``drop``: send nothing more of what is
+        queued (those intents stay open)."""
+        if drop:
             while True:
                 try:
                     self._todo.get_nowait()
@@ -435,11 +537,12 @@ class Senders:
             self._todo.put(None)
         for thread in self._threads:
             thread.join()
+        self._threads = []
 
-    def put(self, decision: Decision, write: Write) -> None:
-        self._todo.put((decision, write))
+    def put(self, tag: Any, write: Write) -> None:
+        self._todo.put((tag, write))
 
-    def answered(self, at_least: int) -> list[tuple[Decision, Sent | BaseException]]:
+    def answered(self, at_least: int) -> list[tuple[Any, Sent | BaseException]]:
         """At least ``at_least`` answered writes (waiting for them), and any more at hand."""
         answered = [self._done.get() for _ in range(at_least)]
         while True:
@@ -449,9 +552,12 @@ class Senders:
                 return answered
 
     def _work(self) -> None:
-        while (job := self._todo.get()) is not None:
-            decision, write = job
-            try:
-                self._done.put((decision, self._send(write)))
-            except BaseException as error:  # surfaced by the run, never swallowed
-                self._done.put((decision, error))
+        # The run's reads (the next batch's timesheets) are not kept waiting behind the writes
+        # queued for the same connection.
+        with behind_others():
+            while (job := self._todo.get()) is not None:
+                tag, write = job
+                try:
+                    self._done.put((tag, self._send(write)))
+                except BaseException as error:  # surfaced by the run, never swallowed
+                    self._done.put((tag, error))

@@ -13,9 +13,11 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+import structlog
 from django.utils import timezone
 
 from apps.connectors.base import SourceConnector, TargetConnector
+from apps.connectors.concurrency import own_work
 from apps.connectors.entry import TimeEntry
 from apps.core.inserts import insert_rows
 from apps.mappings.engine import MappingContext, parse_marker, plan_timesheet
@@ -32,6 +34,8 @@ from apps.sync.reconcile import Decision, KimaiIndex, LinkState, Reconciler
 
 if TYPE_CHECKING:
     from apps.sync.engine import SyncJob
+
+logger = structlog.get_logger("zks.sync")
 
 KIMAI_WINDOW_MARGIN = timedelta(days=1)
 # Window and incremental runs with entries read Kimai's records again when older than this: a
@@ -88,7 +92,13 @@ class Totals:
 
 class BatchSync:
     """Plans, reconciles and applies one batch of entries at a time, then the orphans: links
-    and marked timesheets of the scope whose Zammad entry no longer exists."""
+    and marked timesheets of the scope whose Zammad entry no longer exists.
+
+    A batch's last writes are still being sent while the next batch is read and planned
+    (:class:`~apps.sync.applier.Applier`); before Kimai is read for it, they are settled if
+    they could change what the read finds. Used as a context manager: when the run fails
+    outside its writes (a page that would not come), what was handed over is still sent and
+    settled, as it would have been one batch at a time."""
 
     def __init__(
         self,
@@ -106,7 +116,29 @@ class BatchSync:
         self.context: MappingContext | None = None
         self.agents: set[str] = set()
 
+    def __enter__(self) -> BatchSync:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, *_: object
+    ) -> None:
+        try:
+            if (exc is None or isinstance(exc, Exception)) and self.applier.can_settle:
+                try:
+                    self.settle_writes()
+                except Exception:
+                    if exc is None:
+                        raise
+                    logger.exception("writes_not_settled", run=self.job.run.pk)
+        finally:
+            self.applier.close()
+
     def sync(self, entries: list[TimeEntry]) -> None:
+        with own_work():  # the answers to writes in flight meanwhile wait for this thread
+            index, decisions = self._decide(entries)
+        self._apply(index, decisions)
+
+    def _decide(self, entries: list[TimeEntry]) -> tuple[KimaiIndex, list[Decision]]:
         job, totals = self.job, self.totals
         context = self._context(entries)
         plans = {e.external_id: plan_timesheet(e, context) for e in entries}
@@ -126,8 +158,10 @@ class BatchSync:
             begin = plan.fields.get("begin")
             if begin is not None and isinstance(begin.value, datetime):
                 instants.append(begin.value)
-        sheets = self._read_kimai(min(instants), max(instants))
         ids = [e.external_id for e in entries]
+        if self.applier.must_settle_before(ids):
+            self.settle_writes()
+        sheets = self._read_kimai(min(instants), max(instants))
         links = {
             link.source_id: link_state(link)
             for link in Link.objects.filter(profile=job.profile, source_id__in=ids)
@@ -147,10 +181,11 @@ class BatchSync:
             zones=zones,
             default_zone=context.default_zone,
         )  # fmt: skip
-        self._apply(index, [reconciler.decide(e, plans[e.external_id]) for e in entries])
+        return index, [reconciler.decide(e, plans[e.external_id]) for e in entries]
 
     def sync_orphans(self, links_in_scope: Iterable[LinkState] | None) -> None:
         totals, job = self.totals, self.job
+        self.settle_writes()  # the links and timesheets of every batch's writes are needed
         scoped = links_in_scope if links_in_scope is not None else self.scope.links_in_scope()
         gone = [link for link in scoped if link.source_id not in totals.seen]
         window = self.scope.marked_window
@@ -255,8 +290,16 @@ class BatchSync:
         else:
             self.applier.index = index
             items = self.applier.apply(decisions)
-        insert_rows(items)
-        totals.add(items)
+        self._record(items)
+
+    def settle_writes(self) -> None:
+        """Wait for the writes still on their way and record their items."""
+        self._record(self.applier.settle_writes())
+
+    def _record(self, items: list[RunItem]) -> None:
+        with own_work():
+            insert_rows(items)
+            self.totals.add(items)
 
 
 def batched(entries: Iterable[TimeEntry]) -> Iterator[list[TimeEntry]]:

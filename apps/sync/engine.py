@@ -199,10 +199,10 @@ class SyncJob:
         if scope.open_intents:
             settled = writer.settle_open_intents(self._intent_sheets(target, scope.open_intents))
         totals = Totals()
-        batch_job = BatchSync(self, source, target, scope, totals)
-        for batch in chain([first], batches) if first else ():
-            batch_job.sync(batch)
-        batch_job.sync_orphans(links_in_scope)
+        with BatchSync(self, source, target, scope, totals) as batch_job:
+            for batch in chain([first], batches) if first else ():
+                batch_job.sync(batch)
+            batch_job.sync_orphans(links_in_scope)
         watermark = totals.newest_change
         if totals.oldest_waiting is not None and watermark is not None:
             # Work that ends in the future waits; the watermark stays where the next

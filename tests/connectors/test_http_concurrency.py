@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from apps.connectors.concurrency import AdaptiveLimit
+from apps.connectors.concurrency import AdaptiveLimit, behind_others
 from apps.connectors.http import HttpTuning, OutboundHttpClient
 
 
@@ -88,16 +88,29 @@ def test_it_halves_on_a_503_and_on_a_timeout() -> None:
     assert limit.reason == "a request timed out"
 
 
-def test_it_halves_when_answers_become_slower() -> None:
+def test_it_halves_when_answers_become_slower_two_rounds_in_a_row() -> None:
     limit = AdaptiveLimit(16, clock=Clock())
     for _ in range(6):
         answer_round(limit, 0.02)
     assert limit.limit == 8
 
     answer_round(limit, 0.08)
+    assert limit.limit == 8  # one slow round: wait for the next
+    answer_round(limit, 0.09)
 
     assert limit.limit == 4
-    assert limit.reason == "answers became slower (median 80 ms, was 20 ms)"
+    assert limit.reason == "answers became slower (median 90 ms, was 20 ms)"
+
+
+def test_one_slow_round_between_fine_ones_changes_nothing() -> None:
+    """Our own pause (the collector, a batch being planned) delays every answer in flight at
+    once; it says nothing about the server."""
+    limit = AdaptiveLimit(16, start=8, clock=Clock())
+    for seconds in (0.02, 0.02, 0.08, 0.02, 0.09, 0.02):
+        answer_round(limit, seconds)
+
+    assert limit.figures()["decreases"] == {}
+    assert limit.limit == 12  # up by one for each fine round, the slow ones held it
 
 
 def test_it_ignores_jitter_on_a_fast_server() -> None:
@@ -140,6 +153,35 @@ def test_it_waits_twice_as_long_after_each_refused_try() -> None:
     clock.now += 10
     answer_round(limit)
     assert limit.limit == 5
+
+
+def test_a_request_sent_behind_others_lets_a_waiting_one_go_first() -> None:
+    """A sync's queued writes (sent behind others) do not keep the run's own read waiting."""
+    limit = AdaptiveLimit(1, adaptive=False, clock=Clock())
+    held = limit.acquire()
+    order: list[str] = []
+
+    def take(name: str, behind: bool) -> None:
+        if behind:
+            with behind_others():
+                ticket = limit.acquire()
+        else:
+            ticket = limit.acquire()
+        order.append(name)
+        limit.answered(ticket, 0.02)
+
+    write = threading.Thread(target=take, args=("write", True))
+    write.start()
+    read = threading.Thread(target=take, args=("read", False))
+    read.start()
+    deadline = time.monotonic() + 5
+    while limit._first_waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.001)  # the read waits for the slot the test holds
+    limit.answered(held, 0.02)
+    for thread in (write, read):
+        thread.join(5)
+
+    assert order == ["read", "write"]
 
 
 def test_a_retry_after_holds_back_every_request_of_the_connection() -> None:
