@@ -52,6 +52,21 @@ def closed_local_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def test_a_cookie_a_server_sets_is_never_sent_back() -> None:
+    """Every request stands on its token: a proxy's session cookie ties none to another."""
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={}, headers={"Set-Cookie": "SESSION=abc; Path=/"})
+
+    client = client_for(handler)
+    client.get("/api/ping")
+    client.get("/api/ping")
+
+    assert [r.headers.get("cookie") for r in seen] == [None, None]
+
+
 def test_it_sends_the_headers_it_was_built_with_and_asks_for_json() -> None:
     seen: list[httpx.Request] = []
     client_for(recorder(seen)).get("/api/ping")
