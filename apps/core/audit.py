@@ -98,7 +98,8 @@ def record_many(events: Iterable[Event]) -> list[AuditEvent]:
         personal.append((personal_before, personal_after))
     insert_rows(rows)
     details = [
-        AuditDetail(event=row, before=before, after=after)
+        # By id: event=row would tie the two in a reference cycle only the collector frees.
+        AuditDetail(event_id=row.pk, before=before, after=after)
         for row, (before, after) in zip(rows, personal, strict=True)
         if before is not None or after is not None
     ]
