@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from apps.core.collector import YOUNG_THRESHOLD
+from apps.core.collector import SWITCH_INTERVAL_SECONDS, YOUNG_THRESHOLD
 from apps.core.management.commands import worker
 
 
 @pytest.fixture
 def collector() -> Iterator[None]:
     """This process's collector as it was, afterwards."""
-    threshold = gc.get_threshold()
+    threshold, switch = gc.get_threshold(), sys.getswitchinterval()
     gc.set_threshold(700, 10, 10)
     gc.unfreeze()
     yield
     gc.unfreeze()
     gc.set_threshold(*threshold)
+    sys.setswitchinterval(switch)
 
 
 @pytest.mark.django_db
-def test_the_sync_command_freezes_what_start_up_made_and_collects_young_objects_less_often(
+def test_the_sync_command_freezes_what_start_up_made_collects_less_often_and_switches_sooner(
     collector: None,
 ) -> None:
     with pytest.raises(CommandError):  # no pair set up: the command stops after tuning
         call_command("sync", "--incremental")
     assert gc.get_threshold() == (YOUNG_THRESHOLD, 10, 10)
     assert gc.get_freeze_count() > 10_000  # Django and the apps, never scanned again
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_SECONDS)
 
 
 def test_the_worker_tunes_it_before_its_cluster_forks(
@@ -44,6 +47,7 @@ def test_the_worker_tunes_it_before_its_cluster_forks(
         call_command("worker")
     assert gc.get_threshold()[0] == YOUNG_THRESHOLD
     assert gc.get_freeze_count() > 10_000
+    assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL_SECONDS)
 
 
 def test_cycles_are_still_collected(collector: None) -> None:
