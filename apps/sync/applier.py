@@ -171,7 +171,8 @@ class Applier:
         """Whether writes on their way could change what reading Kimai and the links for
         ``source_ids`` finds: one of those entries is among them, or an update or delete is
         (it moves or removes a timesheet, which could shift a page of Kimai's list, ordered by
-        begin, under a read; a create only adds one, which the reader's ids drop twice)."""
+        begin, under a read and hide a timesheet; a create only adds one, which shows a
+        timesheet twice at worst, and the reader drops ids it has seen)."""
         pending = self._writes.pending
         return self._writes.changes > 0 or any(sid in pending for sid in source_ids)
 
@@ -325,8 +326,8 @@ class Applier:
                 if writes.waiting and writes.in_flight <= writes.ahead:
                     self._hand_over(writes.group)
                     continue
-                self._settle(writes.answered(at_least=min(writes.in_flight, writes.group)))
-            self._settle(writes.answered(at_least=0))  # what has come meanwhile
+                self._settle(writes.senders.answered(min(writes.in_flight, writes.group)))
+            self._settle(writes.senders.answered(0))  # what has come meanwhile
         except BaseException:
             writes.broken = True
             raise
@@ -493,9 +494,6 @@ class _Writes:
             del self.pending[decision.source_id]
         if decision.outcome != Outcome.CREATE:
             self.changes -= 1
-
-    def answered(self, at_least: int) -> list[tuple[_Pending, Sent | BaseException]]:
-        return self.senders.answered(at_least)
 
     def take_finished(self) -> list[RunItem]:
         finished, self.finished = self.finished, []
