@@ -233,10 +233,11 @@ class AdaptiveLimit:
         self._round_peak = 0
         self._round_ours = False
         baseline = min(self._medians) if self._medians else median
-        if median > LATENCY_RISE * baseline and median - baseline > LATENCY_RISE_FLOOR_SECONDS:
-            if ours:
-                return  # our own work made it slow: it says nothing about the server
-            self._medians.append(median)
+        slow = median > LATENCY_RISE * baseline and median - baseline > LATENCY_RISE_FLOOR_SECONDS
+        if slow and ours:
+            return  # our own work made it slow: it says nothing about the server
+        self._medians.append(median)
+        if slow:
             self._slow_rounds += 1
             if self._slow_rounds < SLOW_ROUNDS:
                 return  # neither up nor down until the next round says more
@@ -246,7 +247,6 @@ class AdaptiveLimit:
             )
             self._set(max(1, self.limit // 2), "slower", words)
             return
-        self._medians.append(median)
         self._slow_rounds = 0
         if self._refused_at is not None and peak >= self._refused_at:
             # A whole round at the level once refused went through: the server takes more now.
